@@ -1,0 +1,31 @@
+# Zigral's one command surface. Every target installs what is missing first (deploy/install.sh).
+VENV := .venv/bin
+ZIGRAL := $(VENV)/zigral
+
+.PHONY: install up down status doctor test test-unit lint bench
+
+install:            ## Debian packages, the browser user, the venv, Redis/RabbitMQ if none answers
+	bash deploy/install.sh
+
+up: install         ## start the whole stack under supervisord and wait until it is ready
+	$(ZIGRAL) up
+
+down:               ## stop everything cleanly
+	@if [ -x $(ZIGRAL) ]; then $(ZIGRAL) down; else echo "Zigral is not installed."; fi
+
+status:             ## supervisorctl status
+	$(ZIGRAL) status
+
+doctor:             ## check every part for real
+	$(ZIGRAL) doctor
+
+test: install       ## the whole suite, real services included
+	$(VENV)/pytest
+
+test-unit: install  ## only the tests that need no services
+	$(VENV)/pytest tests --ignore=tests/integration
+
+lint: install       ## ruff + mypy (strict)
+	$(VENV)/ruff check app tests
+	$(VENV)/ruff format --check app tests
+	$(VENV)/mypy

@@ -1,0 +1,233 @@
+"""Settings: read once at the entry point (environment, prefix ``ZIGRAL_``, optional ``.env``) and passed down.
+
+Nested groups are plain models; set a nested value with ``__``, e.g. ``ZIGRAL_DISPLAY__NUMBER=42``.
+Every port, path and display number is a setting, so two stacks can run side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from zigral.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+Port = int  # validated by Field(ge=1, le=65535) where declared
+
+
+class PathsSettings(BaseModel):
+    """Where the stack keeps its state (secrets, browser profile), runtime files and logs."""
+
+    state_dir: Path = Path("/var/lib/zigral")
+    run_dir: Path = Path("/run/zigral")
+    log_dir: Path = Path("/var/log/zigral")
+    share_dir: Path = REPO_ROOT / "shared"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.state_dir / "secrets"
+
+    @property
+    def vnc_password_file(self) -> Path:
+        """The password in plain text, for the operator (0600)."""
+        return self.secrets_dir / "vnc.password"
+
+    @property
+    def vnc_rfbauth_file(self) -> Path:
+        """The same password in VNC's obfuscated format, for ``x11vnc -rfbauth``."""
+        return self.secrets_dir / "vnc.rfbauth"
+
+    @property
+    def web_password_file(self) -> Path:
+        return self.secrets_dir / "web.password"
+
+    @property
+    def htpasswd_file(self) -> Path:
+        return self.secrets_dir / "nginx.htpasswd"
+
+    @property
+    def supervisor_conf(self) -> Path:
+        return self.run_dir / "supervisord.conf"
+
+    @property
+    def supervisor_socket(self) -> Path:
+        return self.run_dir / "supervisor.sock"
+
+    @property
+    def supervisor_pidfile(self) -> Path:
+        return self.run_dir / "supervisord.pid"
+
+    @property
+    def nginx_conf(self) -> Path:
+        return self.run_dir / "nginx.conf"
+
+    @property
+    def env_file(self) -> Path:
+        """The effective settings, rendered for the supervised programs."""
+        return self.run_dir / "zigral.env"
+
+
+class DisplaySettings(BaseModel):
+    number: int = Field(99, ge=0, le=65535)
+    width: int = Field(1920, ge=320)
+    height: int = Field(1080, ge=200)
+    depth: int = Field(24, ge=8, le=32)
+
+    @property
+    def name(self) -> str:
+        return f":{self.number}"
+
+    @property
+    def socket_path(self) -> Path:
+        return Path(f"/tmp/.X11-unix/X{self.number}")
+
+    @property
+    def lock_path(self) -> Path:
+        return Path(f"/tmp/.X{self.number}-lock")
+
+
+class VncSettings(BaseModel):
+    port: Port = Field(5900, ge=1, le=65535)
+    # x11vnc takes minutes to accept a client when the open-files limit is huge.
+    max_open_files: int = Field(1024, ge=64)
+
+
+class BrowserSettings(BaseModel):
+    binary: Path = Path("/usr/bin/chromium")
+    cdp_port: Port = Field(9222, ge=1, le=65535)
+    user: str = "zigral"
+    profile_dir: Path | None = None  # default: <state_dir>/chromium-profile
+    start_url: str = "about:blank"
+    extra_args: list[str] = Field(default_factory=list)
+    connect_timeout: float = Field(30.0, gt=0)
+
+
+class WebSettings(BaseModel):
+    """nginx, the only listener that is not on loopback, and websockify behind it."""
+
+    bind: str = "0.0.0.0"
+    port: Port = Field(8080, ge=1, le=65535)
+    websockify_port: Port = Field(6080, ge=1, le=65535)
+    user: str = "operator"
+    nginx_binary: Path = Path("/usr/sbin/nginx")
+    nginx_worker_user: str = "www-data"
+    novnc_dir: Path = Path("/usr/share/novnc")
+    public_host: str = ""  # host name printed in the noVNC URL; default: this machine's name
+
+
+class RabbitMQSettings(BaseModel):
+    url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+class RedisSettings(BaseModel):
+    url: str = "redis://127.0.0.1:6379/0"
+
+
+class CapturesSettings(BaseModel):
+    dir: Path = REPO_ROOT / "captures"
+
+
+class MetricsSettings(BaseModel):
+    bind: str = "127.0.0.1"
+    lincoln_port: Port = Field(9101, ge=1, le=65535)
+    shaun_port: Port = Field(9102, ge=1, le=65535)
+
+
+class Settings(BaseSettings):
+    """All of Zigral's settings. Build once with :func:`load_settings` and pass it down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ZIGRAL_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="forbid",
+    )
+
+    vm_id: str = Field(default_factory=socket.gethostname)
+    paths: PathsSettings = PathsSettings()
+    display: DisplaySettings = DisplaySettings()
+    vnc: VncSettings = VncSettings()
+    browser: BrowserSettings = BrowserSettings()
+    web: WebSettings = WebSettings()
+    rabbitmq: RabbitMQSettings = RabbitMQSettings()
+    redis: RedisSettings = RedisSettings()
+    captures: CapturesSettings = CapturesSettings()
+    metrics: MetricsSettings = MetricsSettings()
+
+    @property
+    def profile_dir(self) -> Path:
+        return self.browser.profile_dir or self.paths.state_dir / "chromium-profile"
+
+    @property
+    def cdp_url(self) -> str:
+        return f"http://127.0.0.1:{self.browser.cdp_port}"
+
+    def loopback_ports(self) -> dict[str, int]:
+        """Every port the stack binds, by name; they must not collide."""
+        return {
+            "vnc.port": self.vnc.port,
+            "browser.cdp_port": self.browser.cdp_port,
+            "web.port": self.web.port,
+            "web.websockify_port": self.web.websockify_port,
+            "metrics.lincoln_port": self.metrics.lincoln_port,
+            "metrics.shaun_port": self.metrics.shaun_port,
+        }
+
+
+def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings, turning a validation error into a :class:`ConfigError` naming the key."""
+    try:
+        settings = Settings(_env_file=env_file or ".env", **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = "ZIGRAL_" + "__".join(str(p) for p in err["loc"]).upper()
+            problems.append(f"{key}={err.get('input')!r}: {err['msg']}")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None
+    ports = settings.loopback_ports()
+    seen: dict[int, str] = {}
+    for key, port in ports.items():
+        if port in seen:
+            raise ConfigError(f"ports collide: {seen[port]} and {key} are both {port}")
+        seen[port] = key
+    return settings
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, secrets masked (for ``zigral config``)."""
+    data: dict[str, Any] = json.loads(settings.model_dump_json())
+    data["rabbitmq"]["url"] = mask_url(settings.rabbitmq.url)
+    data["redis"]["url"] = mask_url(settings.redis.url)
+    return data
+
+
+def to_env(settings: Settings) -> dict[str, str]:
+    """The settings flattened to ``ZIGRAL_GROUP__KEY`` variables, for the supervised programs."""
+    out: dict[str, str] = {}
+    data: dict[str, Any] = json.loads(settings.model_dump_json())
+    for key, value in data.items():
+        if isinstance(value, dict):
+            for sub, subvalue in value.items():
+                if subvalue is None:
+                    continue
+                text = subvalue if isinstance(subvalue, str) else json.dumps(subvalue)
+                out[f"ZIGRAL_{key.upper()}__{sub.upper()}"] = text
+        else:
+            out[f"ZIGRAL_{key.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return out

@@ -1,0 +1,113 @@
+"""``zigral doctor``: check every part of the stack for real and print a verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pika
+import redis
+
+from zigral import probes, supervision
+from zigral.config import Settings
+from zigral.errors import NotReady, StackError
+from zigral.secrets import read_secret
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _supervisor(settings: Settings) -> str:
+    states = supervision.process_states(settings)
+    bad = {name: state for name, state in states.items() if state != "RUNNING"}
+    if bad:
+        raise NotReady(", ".join(f"{name} {state}" for name, state in sorted(bad.items())))
+    return f"{len(states)} programs RUNNING"
+
+
+def _cdp(settings: Settings) -> str:
+    return probes.cdp_version(settings.browser.cdp_port)["Browser"]
+
+
+def _web_credentials(settings: Settings) -> tuple[str, str]:
+    return settings.web.user, read_secret(settings.paths.web_password_file)
+
+
+def _nginx_auth(settings: Settings) -> str:
+    url = f"http://127.0.0.1:{settings.web.port}/"
+    anonymous = probes.http_status(url)
+    if anonymous != 401:
+        raise NotReady(f"without credentials {url} answered {anonymous}, not 401")
+    authed = probes.http_status(url, auth=_web_credentials(settings))
+    if authed != 200:
+        raise NotReady(f"with credentials {url} answered {authed}")
+    return "401 without credentials, 200 with"
+
+
+def _nginx_websocket(settings: Settings) -> str:
+    status = probes.websocket_upgrade("127.0.0.1", settings.web.port, "/websockify", _web_credentials(settings))
+    if status != 101:
+        raise NotReady(f"WebSocket upgrade through nginx answered {status}, not 101")
+    return "101 Switching Protocols to websockify"
+
+
+def _redis(settings: Settings) -> str:
+    client = redis.Redis.from_url(settings.redis.url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+        version = client.info("server").get("redis_version", "?")
+    except redis.RedisError as exc:
+        raise NotReady(f"Redis: {exc}") from None
+    finally:
+        client.close()
+    return f"PING ok (Redis {version})"
+
+
+def _rabbitmq(settings: Settings) -> str:
+    params = pika.URLParameters(settings.rabbitmq.url)
+    params.socket_timeout = 3
+    params.blocked_connection_timeout = 3
+    params.connection_attempts = 1
+    try:
+        conn = pika.BlockingConnection(params)
+    except Exception as exc:  # pika raises many unrelated types here
+        raise NotReady(f"RabbitMQ: {type(exc).__name__} {exc}") from None
+    props = conn._impl.server_properties
+    conn.close()
+    version = props.get("version", b"?")
+    return f"connected (RabbitMQ {version.decode() if isinstance(version, bytes) else version})"
+
+
+CHECKS: list[tuple[str, Callable[[Settings], str]]] = [
+    ("supervisor", _supervisor),
+    ("X display", lambda s: probes.x_display(s.display.socket_path)),
+    ("x11vnc", lambda s: probes.rfb_banner(s.vnc.port)),
+    ("chromium CDP", _cdp),
+    ("websockify", lambda s: probes.tcp(s.web.websockify_port)),
+    ("nginx auth", _nginx_auth),
+    ("noVNC WebSocket", _nginx_websocket),
+    ("redis", _redis),
+    ("rabbitmq", _rabbitmq),
+]
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    results = []
+    for name, check in CHECKS:
+        try:
+            results.append(Check(name, True, check(settings)))
+        except (NotReady, StackError, OSError) as exc:
+            results.append(Check(name, False, str(exc)))
+    return results
+
+
+def format_table(results: list[Check]) -> str:
+    width = max(len(r.name) for r in results)
+    lines = [f"{r.name:<{width}}  {'ok  ' if r.ok else 'FAIL'}  {r.detail}" for r in results]
+    failed = [r.name for r in results if not r.ok]
+    verdict = "healthy: every part answers" if not failed else f"UNHEALTHY: {', '.join(failed)}"
+    return "\n".join([*lines, "", verdict])

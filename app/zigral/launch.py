@@ -1,0 +1,219 @@
+"""Launchers for the supervised programs: ``zigral exec PART``.
+
+Each launcher waits for what its program needs (the X socket, the VNC port), cleans what a crash
+leaves behind (stale X locks, Chromium's Singleton files), then replaces itself with the program,
+so that supervisor manages the real process. Waiting instead of failing keeps slow boots from
+ending FATAL.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import resource
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+from zigral import probes
+from zigral.config import Settings
+from zigral.errors import NotReady, StackError
+
+log = logging.getLogger(__name__)
+
+# Flags that keep Chromium quiet on a closed network and stable in a small /dev/shm.
+CHROMIUM_QUIET_FLAGS = (
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-domain-reliability",
+    "--disable-breakpad",
+    "--disable-features=Translate,MediaRouter,OptimizationHints",
+    "--disable-dev-shm-usage",
+    "--password-store=basic",
+    "--hide-crash-restore-bubble",
+    "--noerrdialogs",
+)
+
+CHROMIUM_SINGLETONS = ("SingletonLock", "SingletonSocket", "SingletonCookie")
+
+
+def wait_forever(probe: Callable[[], object], what: str, report_every: float = 10.0) -> None:
+    """Wait until ``probe`` succeeds, logging why every ``report_every`` seconds."""
+    while True:
+        try:
+            probes.wait_for(probe, what, timeout=report_every)
+            return
+        except NotReady as exc:
+            log.warning("still waiting: %s", exc)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_x_lock(settings: Settings) -> None:
+    """Remove the display's lock and socket when the server that held them is gone."""
+    lock = settings.display.lock_path
+    try:
+        pid = int(lock.read_text().strip())
+    except FileNotFoundError:
+        pid = 0
+    except ValueError:
+        pid = -1  # unreadable lock: treat as stale
+    if pid > 0 and _pid_alive(pid):
+        raise StackError(f"display {settings.display.name} is in use by pid {pid}; set ZIGRAL_DISPLAY__NUMBER")
+    if pid != 0:
+        log.info("removing stale X lock %s", lock)
+        lock.unlink(missing_ok=True)
+    settings.display.socket_path.unlink(missing_ok=True)
+
+
+def clean_chromium_singletons(profile: Path) -> None:
+    """Remove Singleton* files a killed Chromium left in the profile, unless it still runs."""
+    lock = profile / "SingletonLock"
+    try:
+        target = os.readlink(lock)  # "hostname-pid"
+    except OSError:
+        target = ""
+    pid_text = target.rpartition("-")[2]
+    if pid_text.isdigit() and _pid_alive(int(pid_text)):
+        exe = ""
+        try:
+            exe = os.readlink(f"/proc/{pid_text}/exe")
+        except OSError:
+            pass
+        if "chromium" in exe:
+            raise StackError(f"Chromium pid {pid_text} still uses profile {profile}")
+    for name in CHROMIUM_SINGLETONS:
+        path = profile / name
+        if path.is_symlink() or path.exists():
+            log.info("removing stale %s", path)
+            path.unlink()
+
+
+def chown_tree(path: Path, uid: int, gid: int) -> None:
+    """Give ``path`` and everything below it to uid:gid (the profile must belong to the browser user)."""
+    os.chown(path, uid, gid)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, gid)
+
+
+def chromium_argv(settings: Settings) -> list[str]:
+    b, d = settings.browser, settings.display
+    return [
+        str(b.binary),
+        f"--remote-debugging-port={b.cdp_port}",
+        "--remote-debugging-address=127.0.0.1",
+        f"--user-data-dir={settings.profile_dir}",
+        "--start-maximized",
+        "--window-position=0,0",
+        f"--window-size={d.width},{d.height}",
+        *CHROMIUM_QUIET_FLAGS,
+        *b.extra_args,
+        b.start_url,
+    ]
+
+
+def _exec(argv: list[str], env: dict[str, str] | None = None) -> NoReturn:
+    log.info("exec %s", argv[0])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvpe(argv[0], argv, env if env is not None else dict(os.environ))
+
+
+def run_xvfb(settings: Settings) -> NoReturn:
+    clean_stale_x_lock(settings)
+    d = settings.display
+    _exec(["Xvfb", d.name, "-screen", "0", f"{d.width}x{d.height}x{d.depth}", "-nolisten", "tcp", "-noreset"])
+
+
+def _display_env(settings: Settings) -> dict[str, str]:
+    return {**os.environ, "DISPLAY": settings.display.name}
+
+
+def run_wm(settings: Settings) -> NoReturn:
+    wait_forever(lambda: probes.x_display(settings.display.socket_path), "X display")
+    _exec(["openbox"], _display_env(settings))
+
+
+def run_x11vnc(settings: Settings) -> NoReturn:
+    wait_forever(lambda: probes.x_display(settings.display.socket_path), "X display")
+    limit = settings.vnc.max_open_files
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    argv = ["x11vnc", "-display", settings.display.name, "-rfbport", str(settings.vnc.port)]
+    argv += ["-localhost", "-noipv6", "-shared", "-forever", "-rfbauth", str(settings.paths.vnc_rfbauth_file)]
+    argv += ["-noxdamage", "-quiet"]
+    _exec(argv, _display_env(settings))
+
+
+def run_chromium(settings: Settings) -> NoReturn:
+    wait_forever(lambda: probes.x_display(settings.display.socket_path), "X display")
+    user = pwd.getpwnam(settings.browser.user)
+    profile = settings.profile_dir
+    profile.mkdir(parents=True, exist_ok=True)
+    clean_chromium_singletons(profile)
+    chown_tree(profile, user.pw_uid, user.pw_gid)
+    home = settings.paths.state_dir / "browser-home"
+    home.mkdir(parents=True, exist_ok=True)
+    chown_tree(home, user.pw_uid, user.pw_gid)
+    # Drop to the unprivileged user so that Chromium's sandbox stays on.
+    os.initgroups(user.pw_name, user.pw_gid)
+    os.setgid(user.pw_gid)
+    os.setuid(user.pw_uid)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "USER": user.pw_name,
+        "DISPLAY": settings.display.name,
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+    }
+    _exec(chromium_argv(settings), env)
+
+
+def run_websockify(settings: Settings) -> NoReturn:
+    wait_forever(lambda: probes.rfb_banner(settings.vnc.port), "VNC server")
+    listen = f"127.0.0.1:{settings.web.websockify_port}"
+    _exec([sys.executable, "-m", "websockify", listen, f"127.0.0.1:{settings.vnc.port}"])
+
+
+def run_nginx(settings: Settings) -> NoReturn:
+    if shutil.which(str(settings.web.nginx_binary)) is None:
+        raise StackError(f"nginx not found at {settings.web.nginx_binary} (ZIGRAL_WEB__NGINX_BINARY)")
+    prefix = settings.paths.run_dir / "nginx"
+    error_log = settings.paths.log_dir / "nginx-error.log"
+    argv = [str(settings.web.nginx_binary), "-p", str(prefix), "-e", str(error_log)]
+    _exec([*argv, "-c", str(settings.paths.nginx_conf)])
+
+
+PARTS: dict[str, Callable[[Settings], NoReturn]] = {
+    "xvfb": run_xvfb,
+    "wm": run_wm,
+    "x11vnc": run_x11vnc,
+    "chromium": run_chromium,
+    "websockify": run_websockify,
+    "nginx": run_nginx,
+}
+
+
+def run_part(name: str, settings: Settings) -> NoReturn:
+    try:
+        launcher = PARTS[name]
+    except KeyError:
+        raise StackError(f"unknown part {name!r}; one of {', '.join(PARTS)}") from None
+    launcher(settings)

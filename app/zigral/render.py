@@ -1,0 +1,83 @@
+"""Render the annotated templates in ``supervisor/`` and ``nginx/`` from the Settings.
+
+Placeholders are ``{{name}}``; an unknown placeholder is an error, so a template and the code
+cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from zigral.config import REPO_ROOT, Settings, to_env
+from zigral.errors import ConfigError
+
+TEMPLATES = REPO_ROOT
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    def sub(match: re.Match[str]) -> str:
+        try:
+            return values[match.group(1)]
+        except KeyError:
+            raise ConfigError(f"template placeholder {{{{{match.group(1)}}}}} has no value") from None
+
+    return _PLACEHOLDER.sub(sub, template)
+
+
+def template_values(settings: Settings) -> dict[str, str]:
+    p = settings.paths
+    zigral = Path(sys.executable).with_name("zigral")
+    return {
+        "zigral": f"{shlex.quote(str(zigral))} --env-file {shlex.quote(str(p.env_file))}",
+        "run_dir": str(p.run_dir),
+        "log_dir": str(p.log_dir),
+        "share_dir": str(p.share_dir),
+        "supervisor_socket": str(p.supervisor_socket),
+        "supervisor_pidfile": str(p.supervisor_pidfile),
+        "supervisor_conf": str(p.supervisor_conf),
+        "htpasswd_file": str(p.htpasswd_file),
+        "vm_id": settings.vm_id,
+        "browser_user": settings.browser.user,
+        "cdp_port": str(settings.browser.cdp_port),
+        "vnc_port": str(settings.vnc.port),
+        "websockify_port": str(settings.web.websockify_port),
+        "web_bind": settings.web.bind,
+        "web_port": str(settings.web.port),
+        "nginx_worker_user": settings.web.nginx_worker_user,
+        "novnc_dir": str(settings.web.novnc_dir),
+        "captures_dir": str(settings.captures.dir),
+    }
+
+
+def _write(path: Path, text: str, mode: int) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def render(settings: Settings) -> list[Path]:
+    """Create the stack's directories and write its supervisord.conf, nginx.conf and env file."""
+    p = settings.paths
+    for directory in (p.run_dir, p.log_dir, p.run_dir / "nginx"):
+        directory.mkdir(parents=True, exist_ok=True)
+    p.state_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(p.state_dir, 0o755)  # the browser user must reach its profile below it
+    for sub in ("screenshots", "html"):
+        (settings.captures.dir / sub).mkdir(parents=True, exist_ok=True)
+    values = template_values(settings)
+    conf = fill((TEMPLATES / "supervisor" / "supervisord.conf.in").read_text(), values)
+    nginx = fill((TEMPLATES / "nginx" / "nginx.conf.in").read_text(), values)
+    env = "".join(f"{key}={shlex.quote(value)}\n" for key, value in sorted(to_env(settings).items()))
+    # The env file holds the broker and Redis URLs, which may carry passwords.
+    _write(p.env_file, env, 0o600)
+    _write(p.supervisor_conf, conf, 0o600)
+    _write(p.nginx_conf, nginx, 0o644)
+    return [p.supervisor_conf, p.nginx_conf, p.env_file]

@@ -1,0 +1,54 @@
+"""``zigral up`` / ``down``: bring the whole supervised stack up, wait until it is really ready, stop it."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from zigral import doctor, supervision
+from zigral.config import Settings
+from zigral.errors import NotReady
+from zigral.render import render
+from zigral.secrets import ensure_secrets
+
+
+def wait_healthy(settings: Settings, timeout: float) -> list[doctor.Check]:
+    """Run the doctor's checks until all pass; NotReady with the failing ones after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        results = doctor.run_checks(settings)
+        failed = [r for r in results if not r.ok]
+        if not failed:
+            return results
+        if time.monotonic() >= deadline:
+            raise NotReady("; ".join(f"{r.name}: {r.detail}" for r in failed))
+        time.sleep(0.5)
+
+
+def up(settings: Settings, timeout: float = 120.0) -> str:
+    """Generate secrets, render the configuration, start (or update) supervisord, wait for health."""
+    started = time.monotonic()
+    ensure_secrets(settings)
+    render(settings)
+    supervision.start(settings)
+    wait_healthy(settings, timeout)
+    return summary(settings, time.monotonic() - started)
+
+
+def summary(settings: Settings, elapsed: float) -> str:
+    p = settings.paths
+    host = settings.web.public_host or socket.gethostname()
+    return "\n".join(
+        [
+            f"Zigral is up in {elapsed:.1f}s.",
+            f"  noVNC:        http://{host}:{settings.web.port}/  (user {settings.web.user!r})",
+            f"  web password: {p.web_password_file}",
+            f"  VNC password: {p.vnc_password_file}",
+            f"  logs:         {p.log_dir}",
+            f"  ops:          .venv/bin/supervisorctl -c {p.supervisor_conf} status",
+        ]
+    )
+
+
+def down(settings: Settings) -> str:
+    return "Zigral stopped." if supervision.stop(settings) else "Zigral was not running."

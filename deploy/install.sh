@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Zigral's installer: idempotent, run by `make up` and `make test`. A second run is fast and changes nothing.
+#
+#  1. Debian packages the stack runs (only the missing ones; `apt-get update` only when some are missing).
+#  2. The unprivileged user Chromium runs as (sandbox on).
+#  3. The venv in .venv with the project installed (redone only when pyproject.toml changes).
+#  4. Redis and RabbitMQ: reused when the configured URLs answer, otherwise installed and started.
+#
+# Secrets are not made here: `zigral up` generates them once into the state directory.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-python3}"
+BROWSER_USER="${ZIGRAL_BROWSER__USER:-zigral}"
+REDIS_URL="${ZIGRAL_REDIS__URL:-redis://127.0.0.1:6379/0}"
+RABBITMQ_URL="${ZIGRAL_RABBITMQ__URL:-amqp://guest:guest@127.0.0.1:5672/%2F}"
+
+say() { printf 'install: %s\n' "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install: must run as root (it installs Debian packages and creates the '$BROWSER_USER' user)" >&2
+    exit 1
+fi
+
+# ---------------------------------------------------------------- 1. Debian packages
+PACKAGES=(
+    xvfb x11vnc openbox          # the virtual display, its window manager, the VNC server
+    chromium                     # the one persistent browser (never a downloaded build)
+    nginx-light novnc            # the web front and the noVNC client it serves
+    fonts-dejavu-core fonts-liberation   # readable pages on the virtual display
+    openssl                      # hashes generated secrets (VNC -rfbauth file, htpasswd)
+    python3-venv                 # the project's venv
+    procps curl ca-certificates
+)
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+apt_install() {
+    if [ ! -f /var/lib/apt/lists/lock ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ] \
+        || [ -n "${ZIGRAL_APT_UPDATE:-}" ]; then
+        apt-get update -q
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" \
+        || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"; }
+}
+if [ "${#missing[@]}" -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    apt_install "${missing[@]}"
+fi
+# nginx-light's own service is not used: supervisor runs nginx with the stack's config.
+if [ -x /usr/sbin/nginx ] && pgrep -x nginx >/dev/null 2>&1 && [ -f /run/nginx.pid ]; then
+    say "stopping the distribution's nginx service (supervisor runs nginx)"
+    nginx -s quit 2>/dev/null || true
+fi
+
+# ---------------------------------------------------------------- 2. the browser user
+if ! id "$BROWSER_USER" >/dev/null 2>&1; then
+    say "creating system user $BROWSER_USER"
+    useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin "$BROWSER_USER"
+fi
+
+# ---------------------------------------------------------------- 3. the venv
+stamp=".venv/.zigral-installed"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "creating the venv in .venv"
+    [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+    .venv/bin/pip install -q --upgrade pip
+    .venv/bin/pip install -q -e '.[test,lint]'
+    echo "$want" > "$stamp"
+fi
+
+# ---------------------------------------------------------------- 4. Redis and RabbitMQ
+reachable() {  # host port
+    timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
+}
+hostport() {  # url default_port -> "host port"
+    .venv/bin/python - "$1" "$2" <<'EOF'
+import sys
+from urllib.parse import urlsplit
+u = urlsplit(sys.argv[1])
+print(u.hostname or "127.0.0.1", u.port or int(sys.argv[2]))
+EOF
+}
+read -r redis_host redis_port <<<"$(hostport "$REDIS_URL" 6379)"
+read -r amqp_host amqp_port <<<"$(hostport "$RABBITMQ_URL" 5672)"
+
+if ! reachable "$redis_host" "$redis_port"; then
+    say "Redis at $redis_host:$redis_port does not answer: installing and starting the project's own"
+    command -v redis-server >/dev/null || apt_install redis-server
+    mkdir -p /var/lib/zigral/redis /var/log/zigral
+    redis-server "$ROOT/deploy/redis.conf" --port "$redis_port" --daemonize yes \
+        --dir /var/lib/zigral/redis --logfile /var/log/zigral/redis.log
+    for _ in $(seq 50); do reachable "$redis_host" "$redis_port" && break; sleep 0.2; done
+    reachable "$redis_host" "$redis_port" || { echo "install: Redis did not start" >&2; exit 1; }
+fi
+
+if ! reachable "$amqp_host" "$amqp_port"; then
+    say "RabbitMQ at $amqp_host:$amqp_port does not answer: installing and starting it"
+    command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
+    rabbitmq-server -detached
+    for _ in $(seq 120); do reachable "$amqp_host" "$amqp_port" && break; sleep 0.5; done
+    reachable "$amqp_host" "$amqp_port" || { echo "install: RabbitMQ did not start" >&2; exit 1; }
+fi
+say "ready"
