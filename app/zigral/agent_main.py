@@ -25,7 +25,9 @@ def run_agent(name: str, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     wait_forever(lambda: probes.cdp_version(settings.browser.cdp_port), "Chromium CDP")
     with sync_playwright() as pw:
-        browser = pw.chromium.connect_over_cdp(settings.cdp_url, timeout=settings.browser.connect_timeout * 1000)
+        browser = pw.chromium.connect_over_cdp(
+            settings.cdp_url, timeout=settings.browser.connect_timeout * 1000
+        )
         log.info("%s attached to %s", name, browser.version)
         stop.wait()
     log.info("%s stopped", name)

@@ -1,4 +1,4 @@
-"""Settings: read once at the entry point (environment, prefix ``ZIGRAL_``, optional ``.env``) and passed down.
+"""Settings: read once at the entry point (environment, prefix ``ZIGRAL_``, optional ``.env``), passed down.
 
 Nested groups are plain models; set a nested value with ``__``, e.g. ``ZIGRAL_DISPLAY__NUMBER=42``.
 Every port, path and display number is a setting, so two stacks can run side by side.
@@ -184,7 +184,7 @@ class Settings(BaseSettings):
 def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings, turning a validation error into a :class:`ConfigError` naming the key."""
     try:
-        settings = Settings(_env_file=env_file or ".env", **overrides)  # type: ignore[call-arg]
+        settings = Settings(_env_file=env_file or ".env", **overrides)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

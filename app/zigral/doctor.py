@@ -49,7 +49,9 @@ def _nginx_auth(settings: Settings) -> str:
 
 
 def _nginx_websocket(settings: Settings) -> str:
-    status = probes.websocket_upgrade("127.0.0.1", settings.web.port, "/websockify", _web_credentials(settings))
+    status = probes.websocket_upgrade(
+        "127.0.0.1", settings.web.port, "/websockify", _web_credentials(settings)
+    )
     if status != 101:
         raise NotReady(f"WebSocket upgrade through nginx answered {status}, not 101")
     return "101 Switching Protocols to websockify"

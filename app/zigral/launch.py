@@ -8,13 +8,13 @@ ending FATAL.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pwd
 import resource
 import shutil
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -74,7 +74,9 @@ def clean_stale_x_lock(settings: Settings) -> None:
     except ValueError:
         pid = -1  # unreadable lock: treat as stale
     if pid > 0 and _pid_alive(pid):
-        raise StackError(f"display {settings.display.name} is in use by pid {pid}; set ZIGRAL_DISPLAY__NUMBER")
+        raise StackError(
+            f"display {settings.display.name} is in use by pid {pid}; set ZIGRAL_DISPLAY__NUMBER"
+        )
     if pid != 0:
         log.info("removing stale X lock %s", lock)
         lock.unlink(missing_ok=True)
@@ -91,10 +93,8 @@ def clean_chromium_singletons(profile: Path) -> None:
     pid_text = target.rpartition("-")[2]
     if pid_text.isdigit() and _pid_alive(int(pid_text)):
         exe = ""
-        try:
+        with contextlib.suppress(OSError):
             exe = os.readlink(f"/proc/{pid_text}/exe")
-        except OSError:
-            pass
         if "chromium" in exe:
             raise StackError(f"Chromium pid {pid_text} still uses profile {profile}")
     for name in CHROMIUM_SINGLETONS:

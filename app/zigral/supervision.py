@@ -16,15 +16,19 @@ from zigral.config import Settings
 from zigral.errors import StackError
 
 
-def rpc(settings: Settings) -> Any:
-    """An XML-RPC proxy to supervisord (``proxy.supervisor.getAllProcessInfo()`` ...)."""
+def call(settings: Settings, method: str, *args: Any) -> Any:
+    """Call one of supervisord's XML-RPC methods (``"getAllProcessInfo"`` ...) over its unix socket."""
     transport = SupervisorTransport(None, None, serverurl=f"unix://{settings.paths.supervisor_socket}")
-    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+    try:
+        proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        return getattr(proxy.supervisor, method)(*args)
+    finally:
+        transport.close()
 
 
 def is_running(settings: Settings) -> bool:
     try:
-        state = rpc(settings).supervisor.getState()
+        state = call(settings, "getState")
     except (OSError, xmlrpc.client.Error):
         return False
     return cast(int, state["statecode"]) == 1  # RUNNING
@@ -33,9 +37,11 @@ def is_running(settings: Settings) -> bool:
 def process_states(settings: Settings) -> dict[str, str]:
     """``{"group:name" or "name": "RUNNING" | "STARTING" | "FATAL" ...}``."""
     try:
-        infos = rpc(settings).supervisor.getAllProcessInfo()
+        infos = call(settings, "getAllProcessInfo")
     except (OSError, xmlrpc.client.Error) as exc:
-        raise StackError(f"supervisord at {settings.paths.supervisor_socket} does not answer: {exc}") from None
+        raise StackError(
+            f"supervisord at {settings.paths.supervisor_socket} does not answer: {exc}"
+        ) from None
     out: dict[str, str] = {}
     for info in infos:
         name = info["name"] if info["group"] == info["name"] else f"{info['group']}:{info['name']}"
@@ -44,7 +50,7 @@ def process_states(settings: Settings) -> dict[str, str]:
 
 
 def pid_of(settings: Settings, name: str) -> int:
-    return cast(int, rpc(settings).supervisor.getProcessInfo(name)["pid"])
+    return cast(int, call(settings, "getProcessInfo", name)["pid"])
 
 
 def _bin(name: str) -> str:
@@ -78,7 +84,7 @@ def stop(settings: Settings, timeout: float = 60.0) -> bool:
         pid = 0
     if not is_running(settings):
         return False
-    rpc(settings).supervisor.shutdown()
+    call(settings, "shutdown")
     deadline = time.monotonic() + timeout
     while pid and time.monotonic() < deadline:
         try:

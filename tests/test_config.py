@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+
+from zigral.config import load_settings, mask_url, masked, to_env
+from zigral.errors import ConfigError
+
+
+def test_nested_settings_come_from_prefixed_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZIGRAL_DISPLAY__NUMBER", "42")
+    monkeypatch.setenv("ZIGRAL_BROWSER__CDP_PORT", "9333")
+    settings = load_settings()
+    assert settings.display.name == ":42"
+    assert settings.cdp_url == "http://127.0.0.1:9333"
+
+
+def test_an_invalid_value_names_the_key_and_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZIGRAL_VNC__PORT", "70000")
+    with pytest.raises(ConfigError, match=r"ZIGRAL_VNC__PORT='70000'"):
+        load_settings()
+
+
+def test_colliding_ports_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"vnc\.port and web\.port are both 5900"):
+        load_settings(web={"port": 5900})
+
+
+def test_passwords_in_urls_are_masked() -> None:
+    assert mask_url("amqp://bob:s3cret@mq:5672/%2F") == "amqp://bob:***@mq:5672/%2F"
+    assert mask_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    settings = load_settings(rabbitmq={"url": "amqp://bob:s3cret@mq/%2F"})
+    assert "s3cret" not in str(masked(settings))
+
+
+def test_settings_round_trip_through_the_rendered_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = load_settings(display={"number": 7}, browser={"extra_args": ["--lang=fr"]})
+    for key, value in to_env(original).items():
+        monkeypatch.setenv(key, value)
+    assert load_settings() == original

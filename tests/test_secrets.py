@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from zigral.config import load_settings
+from zigral.secrets import ensure_secrets, vnc_rfbauth
+
+
+def test_the_rfbauth_file_is_what_x11vnc_storepasswd_writes() -> None:
+    # Reference bytes written by `x11vnc -storepasswd secret12 FILE`.
+    assert vnc_rfbauth("secret12") == bytes.fromhex("24b5ae4ce15503c6")
+
+
+def test_secrets_are_generated_once_private_and_never_overwritten(tmp_path: Path) -> None:
+    settings = load_settings(paths={"state_dir": tmp_path})
+    created = ensure_secrets(settings)
+    p = settings.paths
+    assert set(created) == {p.vnc_password_file, p.vnc_rfbauth_file, p.web_password_file, p.htpasswd_file}
+    first = {path: path.read_bytes() for path in created}
+    assert stat.S_IMODE(p.web_password_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(p.htpasswd_file.stat().st_mode) == 0o640
+    assert p.htpasswd_file.read_text().startswith("operator:$6$")
+    assert ensure_secrets(settings) == []
+    assert {path: path.read_bytes() for path in created} == first
