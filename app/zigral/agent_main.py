@@ -1,34 +1,33 @@
-"""``zigral agent NAME``: attach to the shared Chromium and idle (the runtime lands in a later issue)."""
+"""``zigral agent NAME``: run one agent's worker until SIGTERM."""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
-import threading
 
-from playwright.sync_api import sync_playwright
-
-from zigral import probes
+from zigral.agents import REGISTRY
 from zigral.config import Settings
-from zigral.launch import wait_forever
+from zigral.logs import setup_json_logging
+from zigral.worker import Worker
 
 log = logging.getLogger(__name__)
 
-AGENTS = ("lincoln", "shaun")
-
 
 def run_agent(name: str, settings: Settings) -> int:
-    if name not in AGENTS:
-        log.error("unknown agent %r; one of %s", name, ", ".join(AGENTS))
+    setup_json_logging()
+    try:
+        agent = REGISTRY[name]()
+    except KeyError:
+        log.error("unknown agent %r; one of %s", name, ", ".join(REGISTRY))
         return 2
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    wait_forever(lambda: probes.cdp_version(settings.browser.cdp_port), "Chromium CDP")
-    with sync_playwright() as pw:
-        browser = pw.chromium.connect_over_cdp(
-            settings.cdp_url, timeout=settings.browser.connect_timeout * 1000
-        )
-        log.info("%s attached to %s", name, browser.version)
-        stop.wait()
-    log.info("%s stopped", name)
-    return 0
+    worker = Worker(settings, agent)
+    signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
+    signal.signal(signal.SIGINT, lambda *_: worker.request_stop())
+    worker.serve_metrics()
+    worker.attach_soon()
+    code = worker.run()
+    logging.shutdown()
+    if worker.abandoned:
+        os._exit(code)  # a browser call may still hang on its thread: do not wait for it
+    return code

@@ -6,8 +6,12 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from zigral.config import Settings, load_settings, masked
 from zigral.errors import ZigralError
@@ -47,6 +51,8 @@ def _cmd_down(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from zigral import supervision
 
+    if args.id:
+        return _cmd_task_status(args, settings)
     done = supervision.ctl(settings, "status")
     print(done.stdout, end="")
     return done.returncode
@@ -72,6 +78,145 @@ def _cmd_agent(args: argparse.Namespace, settings: Settings) -> int:
     return run_agent(args.name, settings)
 
 
+def _parse_param(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ZigralError(f"--param takes key=value, got {text!r}")
+    try:
+        return key, json.loads(value)  # numbers, booleans, lists and objects as JSON
+    except json.JSONDecodeError:
+        return key, value  # anything else is a string
+
+
+def _cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
+    from zigral.client import Client
+    from zigral.messages import Command
+
+    params: dict[str, Any] = {}
+    if args.json:
+        loaded = json.loads(Path(args.json).read_text())
+        if not isinstance(loaded, dict):
+            raise ZigralError(f"{args.json}: params must be a JSON object")
+        params.update(loaded)
+    params.update(dict(_parse_param(p) for p in args.param))
+    try:
+        command = Command(
+            agent=args.agent,
+            action=args.action,
+            params=params,
+            priority=args.priority,
+            timeout=args.timeout,
+            capture=args.capture,
+            **({"id": args.id} if args.id else {}),
+        )
+    except ValidationError as exc:
+        from zigral.messages import describe
+
+        raise ZigralError(f"invalid command: {describe(exc)}") from None
+    with Client(settings) as client:
+        client.submit(command, want_reply=args.wait)
+        print(command.id)
+        if args.wait:
+            result = client.wait(command.id, timeout=args.wait_timeout)
+            print(result.model_dump_json(indent=2))
+            return 0 if result.status == "succeeded" else 1
+    return 0
+
+
+def _store(settings: Settings) -> Any:
+    from zigral.state import TaskStore
+
+    store = TaskStore.from_settings(settings)
+    store.ping()
+    return store
+
+
+def _cmd_task_status(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(settings)
+    record = store.get(args.id)
+    if record is None:
+        print(f"zigral: no task {args.id!r} (unknown, or older than the retention)", file=sys.stderr)
+        return 1
+    record["history"] = store.history(args.id)
+    if record.get("status") == "needs_human":
+        host = settings.web.public_host or "localhost"
+        record["novnc"] = f"http://{host}:{settings.web.port}/"
+    print(json.dumps(record, indent=2, default=str))
+    return 0
+
+
+def _cmd_tasks(args: argparse.Namespace, settings: Settings) -> int:
+    rows = _store(settings).recent(limit=args.limit, agent=args.agent, status=args.status)
+    for r in rows:
+        stamp = time.strftime("%H:%M:%S", time.localtime(float(r.get("updated_at", 0))))
+        error = f"  {r['error'][:80]}" if r.get("error") else ""
+        print(
+            f"{stamp}  {r['id']:<34} {r['agent']:<8} {r['action']:<14} {r['status']:<11} {r.get('vm_id', '')}{error}"
+        )
+    return 0
+
+
+def _cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(settings)
+    try:
+        for event in store.follow("0-0" if args.replay else "$"):
+            print(event.model_dump_json(), flush=True)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
+    from zigral import broker
+    from zigral.constants import Names
+
+    names = Names(settings.runtime.namespace)
+    conn = broker.connect(settings)
+    try:
+        channel = conn.channel()
+        broker.declare_topology(channel, names)
+        if args.dlq_command == "list":
+            for item in broker.dead_letters(channel, names, limit=args.limit):
+                print(json.dumps(item))
+            return 0
+        store = _store(settings)
+        replayed = broker.replay_dead_letter(channel, names, args.id, store.reset_for_replay)
+        if not replayed:
+            print(f"zigral: no dead letter with id {args.id!r}", file=sys.stderr)
+            return 1
+        print(f"replayed {args.id}")
+        return 0
+    finally:
+        conn.close()
+
+
+def _cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from zigral.messages import Command, Result
+
+    which = Command if args.which == "command" else Result
+    print(json.dumps(which.model_json_schema(), indent=2))
+    return 0
+
+
+def _cmd_captures_prune(args: argparse.Namespace, settings: Settings) -> int:
+    from zigral.captures import prune
+
+    c = settings.captures
+    report = prune(c.dir, c.max_age_days, c.max_bytes)
+    print(f"removed {report.removed} files, freed {report.freed_bytes} bytes, {report.kept_bytes} bytes kept")
+    return 0
+
+
+def _cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    beats = _store(settings).heartbeats(args.agent or "*")
+    for beat in beats:
+        print(json.dumps(beat))
+    if not beats:
+        print(f"zigral: no live {args.agent or 'agent'} heartbeat", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zigral", description=__doc__)
     parser.add_argument("--env-file", type=Path, help="read settings from this file (default: ./.env)")
@@ -90,12 +235,48 @@ def build_parser() -> argparse.ArgumentParser:
     up = add("up", _cmd_up, "start the stack and wait until every part is ready")
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
     add("down", _cmd_down, "stop the stack")
-    add("status", _cmd_status, "supervisorctl status")
+    st = add(
+        "status", _cmd_status, "without ID: supervisorctl status; with a task ID: its record and history"
+    )
+    st.add_argument("id", nargs="?")
     add("doctor", _cmd_doctor, "check every part of the stack for real")
     ex = add("exec", _cmd_exec, "run one supervised program (used by supervisord)")
     ex.add_argument("part")
     ag = add("agent", _cmd_agent, "run an agent (used by supervisord)")
     ag.add_argument("name")
+
+    sb = add("submit", _cmd_submit, "publish a command; prints its task id (and with --wait its result)")
+    sb.add_argument("agent")
+    sb.add_argument("action")
+    sb.add_argument(
+        "--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="JSON or a string"
+    )
+    sb.add_argument("--json", metavar="FILE", help="params from a JSON file")
+    sb.add_argument("--priority", choices=["low", "normal", "high", "critical"], default="normal")
+    sb.add_argument("--timeout", type=float, help="seconds for the work")
+    sb.add_argument("--id", help="your own task id (the same id is executed at most once)")
+    sb.add_argument("--capture", action="store_true", help="save a screenshot and HTML after the action")
+    sb.add_argument("--wait", action="store_true", help="wait for the result on a reply queue")
+    sb.add_argument("--wait-timeout", type=float, default=300.0)
+
+    tl = add("tasks", _cmd_tasks, "recent tasks")
+    tl.add_argument("--agent")
+    tl.add_argument("--status")
+    tl.add_argument("--limit", type=int, default=20)
+    wt = add("watch", _cmd_watch, "print status changes as they happen (JSON lines)")
+    wt.add_argument("--replay", action="store_true", help="start from the oldest kept event")
+    dq = add("dlq", _cmd_dlq, "dead letters")
+    dsub = dq.add_subparsers(dest="dlq_command", required=True)
+    dl = dsub.add_parser("list", help="list dead letters with their reasons")
+    dl.add_argument("--limit", type=int, default=100)
+    dr = dsub.add_parser("replay", help="send a dead letter back to its agent")
+    dr.add_argument("id")
+    sc = add("schema", _cmd_schema, "the JSON Schema of a command (or of a result)")
+    sc.add_argument("which", nargs="?", choices=["command", "result"], default="command")
+    cp = add("captures", _cmd_captures_prune, "prune captures by age and total size")
+    cp.add_argument("what", choices=["prune"])
+    hl = add("health", _cmd_health, "live agent heartbeats; exit 1 when there is none")
+    hl.add_argument("agent", nargs="?")
     return parser
 
 

@@ -124,14 +124,45 @@ class WebSettings(BaseModel):
 
 class RabbitMQSettings(BaseModel):
     url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    heartbeat: int = Field(30, ge=1, description="AMQP heartbeat interval, seconds")
+    reconnect_max_delay: float = Field(15.0, gt=0, description="cap of the jittered reconnect backoff")
 
 
 class RedisSettings(BaseModel):
     url: str = "redis://127.0.0.1:6379/0"
 
 
+class RuntimeSettings(BaseModel):
+    """How agents take commands: names, retries, deadlines, the URL policy."""
+
+    namespace: str = Field("zigral", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
+    prefetch: int = Field(1, ge=1, le=100)
+    max_attempts: int = Field(3, ge=1, le=50)
+    retry_base_delay: float = Field(1.0, ge=0)
+    retry_max_delay: float = Field(60.0, ge=0)
+    default_timeout: float = Field(60.0, gt=0)
+    max_timeout: float = Field(3600.0, gt=0)
+    default_max_age: float = Field(
+        3600.0, gt=0, description="a command older than this when it arrives expires"
+    )
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+    heartbeat_interval: float = Field(5.0, gt=0)
+    task_retention: int = Field(7 * 86400, ge=60, description="seconds a task record is kept")
+    events_maxlen: int = Field(10_000, ge=100, description="approximate length cap of the events stream")
+    shutdown_grace: float = Field(
+        20.0, ge=0, description="on SIGTERM, wait this long for the command in flight"
+    )
+    # Hosts, host:port or CIDRs that navigation may reach although they are loopback, link-local or private.
+    allow_private: list[str] = Field(default_factory=list)
+    # Per agent: when set, the only hosts (and their subdomains) that agent may navigate to.
+    allowed_hosts: dict[str, list[str]] = Field(default_factory=dict)
+
+
 class CapturesSettings(BaseModel):
     dir: Path = REPO_ROOT / "captures"
+    max_age_days: float = Field(14.0, gt=0)
+    max_bytes: int = Field(2 * 1024**3, ge=1024 * 1024)
+    prune_interval: float = Field(600.0, gt=0, description="seconds between an agent's automatic prunes")
 
 
 class MetricsSettings(BaseModel):
@@ -158,6 +189,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     rabbitmq: RabbitMQSettings = RabbitMQSettings()
     redis: RedisSettings = RedisSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
     captures: CapturesSettings = CapturesSettings()
     metrics: MetricsSettings = MetricsSettings()
 

@@ -17,3 +17,50 @@ class StackError(ZigralError):
 
 class NotReady(ZigralError):
     """A part of the stack did not become ready in time."""
+
+
+class BrokerError(ZigralError):
+    """RabbitMQ could not be reached or refused an operation (pika's errors, translated)."""
+
+
+class Unroutable(BrokerError):
+    """A message was published to an exchange with no queue bound for its routing key."""
+
+
+class StateError(ZigralError):
+    """Redis could not be reached or refused an operation (redis-py's errors, translated)."""
+
+
+class TaskError(ZigralError):
+    """A command failed. Subclasses say whether trying again may help."""
+
+    retryable = False
+    status = "failed"
+
+
+class Rejected(TaskError):
+    """The command can never succeed as sent: malformed, unknown agent or action, bad params, URL refused."""
+
+    status = "rejected"
+
+
+class Retryable(TaskError):
+    """A failure that may pass: a timeout, a navigation error, the browser went away."""
+
+    retryable = True
+
+
+class BrowserDisconnected(Retryable):
+    """Chromium went away during the command."""
+
+
+class DeadlineExceeded(TaskError):
+    """The command ran past its deadline; its page was closed."""
+
+    status = "timed_out"
+
+
+class NeedsHuman(TaskError):
+    """The site shows something only a person can clear (login wall, captcha, checkpoint)."""
+
+    status = "needs_human"

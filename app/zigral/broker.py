@@ -1,0 +1,211 @@
+"""RabbitMQ: the topology, a publisher with confirms, and connections. pika's errors become BrokerError.
+
+Queues are classic, durable, with ``x-max-priority``: on RabbitMQ 3.10 (Debian 12) quorum queues have a
+delivery limit but no priorities, and priorities must really reorder waiting commands. The delivery limit
+is kept outside the message instead: attempts are counted in Redis (see docs/PROTOCOL.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pika
+import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
+
+from zigral.config import Settings
+from zigral.constants import AGENTS, HEADER_AGENT, HEADER_REASON, HEADER_STATUS, MAX_PRIORITY, Names
+from zigral.errors import BrokerError, Rejected, Unroutable
+from zigral.messages import Command, Result
+
+PERSISTENT = pika.DeliveryMode.Persistent
+# Errors that mean "the connection or channel is gone": reconnect and carry on.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    pika.exceptions.AMQPConnectionError,
+    pika.exceptions.AMQPChannelError,
+    pika.exceptions.StreamLostError,
+    pika.exceptions.ConnectionWrongStateError,
+    pika.exceptions.ChannelWrongStateError,
+    OSError,
+)
+
+
+def connect(settings: Settings, heartbeat: int | None = None) -> pika.BlockingConnection:
+    params = pika.URLParameters(settings.rabbitmq.url)
+    params.heartbeat = heartbeat if heartbeat is not None else settings.rabbitmq.heartbeat
+    params.blocked_connection_timeout = 60
+    params.connection_attempts = 1
+    params.socket_timeout = 5
+    params.client_properties = {"connection_name": f"zigral {settings.vm_id}"}
+    try:
+        return pika.BlockingConnection(params)
+    except CONNECTION_ERRORS as exc:
+        raise BrokerError(f"RabbitMQ at {_where(settings)}: {type(exc).__name__} {exc}") from None
+
+
+def _where(settings: Settings) -> str:
+    params = pika.URLParameters(settings.rabbitmq.url)
+    return f"{params.host}:{params.port}"
+
+
+def declare_topology(channel: BlockingChannel, names: Names, agents: tuple[str, ...] = AGENTS) -> None:
+    """Declare exchanges and queues (idempotent; every agent does it at start and after reconnecting)."""
+    channel.exchange_declare(names.commands_exchange, "topic", durable=True)
+    channel.exchange_declare(names.events_exchange, "topic", durable=True)
+    channel.exchange_declare(names.dead_letter_exchange, "fanout", durable=True)
+    channel.queue_declare(names.dead_letter_queue, durable=True)
+    channel.queue_bind(names.dead_letter_queue, names.dead_letter_exchange)
+    for agent in agents:
+        queue = names.agent_queue(agent)
+        channel.queue_declare(queue, durable=True, arguments={"x-max-priority": MAX_PRIORITY})
+        channel.queue_bind(queue, names.commands_exchange, routing_key=f"{agent}.#")
+        # A retried command waits here for its per-message TTL, then goes back to the agent's queue.
+        channel.queue_declare(
+            names.retry_queue(agent),
+            durable=True,
+            arguments={
+                "x-dead-letter-exchange": names.commands_exchange,
+                "x-dead-letter-routing-key": f"{agent}.retry",
+            },
+        )
+
+
+class Publisher:
+    """Publishes with publisher confirms and ``mandatory``: a message that reaches no queue is an error."""
+
+    def __init__(self, channel: BlockingChannel, names: Names) -> None:
+        self.channel = channel
+        self.names = names
+        channel.confirm_delivery()
+
+    def _publish(self, exchange: str, routing_key: str, body: bytes, props: pika.BasicProperties) -> None:
+        try:
+            self.channel.basic_publish(exchange, routing_key, body, props, mandatory=True)
+        except pika.exceptions.UnroutableError:
+            raise Unroutable(
+                f"no queue is bound to {exchange or '(default)'!r} for {routing_key!r}"
+            ) from None
+        except pika.exceptions.NackError:
+            raise BrokerError(f"RabbitMQ refused the message for {routing_key!r}") from None
+        except CONNECTION_ERRORS as exc:
+            raise BrokerError(f"publish to {routing_key!r}: {type(exc).__name__} {exc}") from None
+
+    def command(self, command: Command, reply_to: str | None = None) -> None:
+        props = pika.BasicProperties(
+            content_type="application/json",
+            delivery_mode=PERSISTENT,
+            priority=command.amqp_priority,
+            message_id=command.id,
+            correlation_id=command.id,
+            reply_to=reply_to,
+        )
+        self._publish(
+            self.names.commands_exchange, f"{command.agent}.{command.action}", command.encode(), props
+        )
+
+    def retry(self, agent: str, body: bytes, props: pika.BasicProperties, delay: float) -> None:
+        """Send a command back after ``delay`` seconds through the agent's retry queue."""
+        retry_props = pika.BasicProperties(
+            content_type=props.content_type,
+            delivery_mode=PERSISTENT,
+            priority=props.priority,
+            message_id=props.message_id,
+            correlation_id=props.correlation_id,
+            reply_to=props.reply_to,
+            headers=props.headers,
+            expiration=str(max(1, int(delay * 1000))),
+        )
+        self._publish("", self.names.retry_queue(agent), body, retry_props)
+
+    def event(self, event: Result) -> None:
+        props = pika.BasicProperties(content_type="application/json", delivery_mode=PERSISTENT)
+        try:
+            self._publish(
+                self.names.events_exchange, f"task.{event.agent}.{event.status}", event.encode(), props
+            )
+        except Unroutable:
+            pass  # nobody listens to this status right now; the Redis stream keeps it
+
+    def reply(self, reply_to: str, correlation_id: str | None, event: Result) -> None:
+        props = pika.BasicProperties(
+            content_type="application/json", delivery_mode=PERSISTENT, correlation_id=correlation_id
+        )
+        try:
+            self._publish("", reply_to, event.encode(), props)
+        except Unroutable:
+            pass  # the client's reply queue is gone; the result stays in Redis
+
+    def dead_letter(
+        self, agent: str, body: bytes, props: pika.BasicProperties, status: str, reason: str
+    ) -> None:
+        headers: dict[str, Any] = dict(props.headers or {})
+        headers.update({HEADER_REASON: reason[:1000], HEADER_STATUS: status, HEADER_AGENT: agent})
+        dl_props = pika.BasicProperties(
+            content_type=props.content_type,
+            delivery_mode=PERSISTENT,
+            priority=props.priority,
+            message_id=props.message_id,
+            correlation_id=props.correlation_id,
+            reply_to=props.reply_to,
+            headers=headers,
+        )
+        self._publish(self.names.dead_letter_exchange, agent, body, dl_props)
+
+
+def dead_letters(channel: BlockingChannel, names: Names, limit: int = 100) -> list[dict[str, Any]]:
+    """Peek at dead letters (get and requeue), oldest first."""
+    out: list[dict[str, Any]] = []
+    tags = []
+    for _ in range(limit):
+        method, props, body = channel.basic_get(names.dead_letter_queue, auto_ack=False)
+        if method is None:
+            break
+        tags.append(method.delivery_tag)
+        headers = props.headers or {}
+        try:
+            task_id = json.loads(body).get("id")
+        except (ValueError, AttributeError):
+            task_id = None
+        out.append(
+            {
+                "id": task_id or props.message_id,
+                "agent": headers.get(HEADER_AGENT),
+                "status": headers.get(HEADER_STATUS),
+                "reason": headers.get(HEADER_REASON),
+                "body": body.decode(errors="replace")[:500],
+            }
+        )
+    if tags:
+        channel.basic_nack(delivery_tag=0, multiple=True, requeue=True)
+    return out
+
+
+def replay_dead_letter(
+    channel: BlockingChannel, names: Names, task_id: str, reset: Callable[[str], None], limit: int = 10_000
+) -> bool:
+    """Send the dead letter of ``task_id`` back to its agent (its record reset first, so it runs again)."""
+    found = False
+    held = 0
+    for _ in range(limit):
+        method, props, body = channel.basic_get(names.dead_letter_queue, auto_ack=False)
+        if method is None:
+            break
+        held += 1
+        try:
+            command = Command.decode(body, max_bytes=len(body) + 1)
+        except Rejected:
+            command = None
+        if found or command is None or command.id != task_id:
+            continue  # left unacked; requeued below
+        reset(task_id)
+        publisher = Publisher(channel, names)
+        publisher.command(command, reply_to=props.reply_to)
+        channel.basic_ack(method.delivery_tag)
+        held -= 1
+        found = True
+        break
+    if held:
+        channel.basic_nack(delivery_tag=0, multiple=True, requeue=True)
+    return found

@@ -1,0 +1,173 @@
+"""The agent's hold on the shared Chromium: attach over CDP, keep one work tab, reattach after a crash.
+
+All Playwright calls happen on one thread (the browser thread of the worker); Playwright's sync API
+is bound to the thread that started it. Playwright's errors become Zigral's here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from zigral import probes
+from zigral.errors import BrowserDisconnected, DeadlineExceeded, NotReady, Retryable, TaskError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_GONE = (
+    "has been closed",
+    "Target closed",
+    "Connection closed",
+    "Browser closed",
+    "browser has disconnected",
+)
+
+
+def translate(exc: PlaywrightError, deadline: float) -> TaskError:
+    """A Playwright error as a task error: past the deadline, browser gone, retryable, or a plain failure."""
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if time.monotonic() >= deadline:
+        return DeadlineExceeded(f"deadline passed: {message}")
+    if isinstance(exc, PlaywrightTimeout):
+        return Retryable(f"timeout: {message}")
+    if any(marker in str(exc) for marker in _GONE):
+        return BrowserDisconnected(f"browser disconnected: {message}")
+    if "net::ERR_" in str(exc) or "NS_ERROR" in str(exc):
+        return Retryable(f"navigation error: {message}")
+    return TaskError(message)
+
+
+class BrowserSession:
+    """Chromium over CDP and this agent's own tab in the default (persistent-profile) context."""
+
+    def __init__(
+        self,
+        cdp_port: int,
+        connect_timeout: float,
+        on_connect: Callable[[bool], None] = lambda reconnected: None,
+        on_disconnect: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.cdp_port = cdp_port
+        self.connect_timeout = connect_timeout
+        self.on_connect = on_connect
+        self.on_disconnect = on_disconnect
+        self._pw: Playwright | None = None
+        self._browser: Browser | None = None
+        self._page: Page | None = None
+        self._connections = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._browser is not None and self._browser.is_connected()
+
+    def _attach(self, deadline: float) -> Browser:
+        if self._pw is None:
+            self._pw = sync_playwright().start()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded("deadline passed while waiting for Chromium")
+        try:
+            probes.wait_for(lambda: probes.cdp_version(self.cdp_port), "Chromium CDP", timeout=remaining)
+        except NotReady as exc:
+            raise BrowserDisconnected(str(exc)) from None
+        timeout_ms = max(1000.0, min(self.connect_timeout, deadline - time.monotonic()) * 1000)
+        try:
+            browser = self._pw.chromium.connect_over_cdp(
+                f"http://127.0.0.1:{self.cdp_port}", timeout=timeout_ms
+            )
+        except PlaywrightError as exc:
+            raise BrowserDisconnected(f"attach over CDP failed: {exc}") from None
+        browser.on("disconnected", lambda _b: self._disconnected())
+        self._connections += 1
+        self.on_connect(self._connections > 1)
+        log.info("attached to Chromium %s over CDP", browser.version)
+        return browser
+
+    def _disconnected(self) -> None:
+        log.warning("Chromium disconnected")
+        self._page = None
+        self.on_disconnect()
+
+    def context(self, deadline: float) -> BrowserContext:
+        if not self.connected:
+            self._browser = None
+            self._page = None
+            self._browser = self._attach(deadline)
+        assert self._browser is not None
+        contexts = self._browser.contexts
+        if not contexts:
+            raise BrowserDisconnected("Chromium has no default context")
+        return contexts[0]
+
+    def page(self, deadline: float) -> Page:
+        """The agent's work tab, opened once and reused; a new one only if it was closed or crashed."""
+        context = self.context(deadline)
+        if self._page is None or self._page.is_closed():
+            self._page = context.new_page()
+            self._page.on("crash", lambda _p: log.warning("the work tab crashed"))
+        return self._page
+
+    def peek(self) -> Page | None:
+        """The work tab if it is open, without attaching."""
+        if self.connected and self._page is not None and not self._page.is_closed():
+            return self._page
+        return None
+
+    def close_page(self) -> None:
+        """Close the work tab (after a deadline), so an aborted command leaves nothing running."""
+        page, self._page = self._page, None
+        if page is not None and not page.is_closed():
+            try:
+                page.close()
+            except PlaywrightError:
+                pass
+
+    def close(self) -> None:
+        """Detach (the shared browser keeps running). Safe to call twice."""
+        self.close_page()
+        # Never browser.close(): over CDP it sends Browser.close and kills the shared Chromium.
+        # Stopping Playwright's driver drops the connection and leaves the browser running.
+        self._browser = None
+        if self._pw is not None:
+            try:
+                self._pw.stop()
+            except PlaywrightError:
+                pass
+            self._pw = None
+
+    def run(self, deadline: float, work: Callable[[Page], T]) -> T:
+        """Run ``work`` on the work tab with every wait bounded by the deadline; Playwright errors translated.
+
+        A command that runs past its deadline has its tab closed, so nothing it started keeps running.
+        """
+        try:
+            page = self.page(deadline)
+            page.set_default_timeout(max(1.0, (deadline - time.monotonic()) * 1000))
+            page.set_default_navigation_timeout(max(1.0, (deadline - time.monotonic()) * 1000))
+            return work(page)
+        except PlaywrightError as exc:
+            error = translate(exc, deadline)
+        except DeadlineExceeded as exc:
+            error = exc
+        if isinstance(error, DeadlineExceeded):
+            self.close_page()
+        raise error
+
+    def capture_on_failure(self, save: Callable[[Page], list[str]]) -> list[str]:
+        """Best effort: save what the work tab shows after a failure (nothing if the browser is gone)."""
+        page = self.peek()
+        if page is None:
+            return []
+        try:
+            page.set_default_timeout(10_000)
+            return save(page)
+        except (PlaywrightError, OSError) as exc:
+            log.warning("could not capture the failure: %s", str(exc).splitlines()[0] if str(exc) else exc)
+            return []

@@ -1,0 +1,95 @@
+"""Every queue, exchange and Redis key name in one place.
+
+All names live under a namespace (``ZIGRAL_RUNTIME__NAMESPACE``, default ``zigral``): stacks that share a
+RabbitMQ and a Redis and should share work use the same namespace; a test stack uses its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROTOCOL_VERSION = 1
+
+AGENTS = ("lincoln", "shaun")
+
+# JSON priority names -> AMQP message priority. Agent queues are declared with x-max-priority = 3.
+PRIORITIES = {"low": 0, "normal": 1, "high": 2, "critical": 3}
+MAX_PRIORITY = max(PRIORITIES.values())
+
+# Task statuses. Terminal ones end a task; its stored result is re-published on redelivery.
+QUEUED, RUNNING, DEFERRED, NEEDS_HUMAN = "queued", "running", "deferred", "needs_human"
+SUCCEEDED, FAILED, REJECTED, TIMED_OUT, EXPIRED = "succeeded", "failed", "rejected", "timed_out", "expired"
+TERMINAL = frozenset({SUCCEEDED, FAILED, REJECTED, TIMED_OUT, EXPIRED})
+STATUSES = (QUEUED, RUNNING, DEFERRED, NEEDS_HUMAN, *sorted(TERMINAL))
+
+# AMQP headers the runtime sets.
+HEADER_REASON = "x-zigral-reason"  # why a message was dead-lettered
+HEADER_STATUS = "x-zigral-status"  # failed | rejected, on dead letters
+HEADER_AGENT = "x-zigral-agent"
+
+
+@dataclass(frozen=True)
+class Names:
+    """The names of one namespace's exchanges, queues and Redis keys."""
+
+    namespace: str = "zigral"
+
+    # ------------------------------------------------------------------ RabbitMQ
+    @property
+    def commands_exchange(self) -> str:
+        """Topic exchange; a command for agent A is published with routing key ``A.<action>``."""
+        return f"{self.namespace}.commands"
+
+    @property
+    def events_exchange(self) -> str:
+        """Topic exchange; every status change is published as ``task.<agent>.<status>``."""
+        return f"{self.namespace}.events"
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        return f"{self.namespace}.dlx"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.namespace}.dead"
+
+    def agent_queue(self, agent: str) -> str:
+        return f"{self.namespace}.{agent}"
+
+    def retry_queue(self, agent: str) -> str:
+        """Holds a retried command until its per-message TTL ends, then dead-letters it back to the agent."""
+        return f"{self.namespace}.{agent}.retry"
+
+    # ------------------------------------------------------------------ Redis
+    def task_key(self, task_id: str) -> str:
+        """Hash: the task record (status, agent, action, attempts, timings, result, error, captures)."""
+        return f"{self.namespace}:task:{task_id}"
+
+    def history_key(self, task_id: str) -> str:
+        """List: the task's status history, one JSON object per change."""
+        return f"{self.namespace}:task:{task_id}:history"
+
+    def lock_key(self, task_id: str) -> str:
+        """String with a TTL: which worker runs the task now (guards duplicate ids across VMs)."""
+        return f"{self.namespace}:lock:{task_id}"
+
+    @property
+    def recent_key(self) -> str:
+        """Sorted set: task ids by last change time, for ``zigral tasks``."""
+        return f"{self.namespace}:tasks"
+
+    @property
+    def events_stream(self) -> str:
+        """Capped stream of every status change, for ``zigral watch``."""
+        return f"{self.namespace}:events"
+
+    def heartbeat_key(self, agent: str, vm_id: str, pid: int) -> str:
+        """String with a TTL of interval + 1 s: a live worker. It vanishes when the worker dies."""
+        return f"{self.namespace}:heartbeat:{agent}:{vm_id}:{pid}"
+
+    def heartbeat_pattern(self, agent: str = "*") -> str:
+        return f"{self.namespace}:heartbeat:{agent}:*"
+
+    def session_key(self, agent: str) -> str:
+        """Hash: per-agent site session state (logged in as whom, since when)."""
+        return f"{self.namespace}:session:{agent}"

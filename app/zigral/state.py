@@ -1,0 +1,283 @@
+"""State in Redis: task records with their history, the events stream, locks and heartbeats.
+
+Every write of a status change goes through one MULTI/EXEC pipeline, so a record, its history, the
+recent-tasks index and the events stream never disagree. redis-py's errors become :class:`StateError`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, ParamSpec, TypeVar, cast
+
+import redis
+
+from zigral.config import Settings
+from zigral.constants import TERMINAL, Names
+from zigral.errors import StateError
+from zigral.messages import Command, Result
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def translated(func: Callable[P, T]) -> Callable[P, T]:
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return func(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise StateError(f"Redis: {type(exc).__name__}: {exc}") from None
+
+    return wrapper
+
+
+def connect(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.redis.url,
+        decode_responses=True,
+        socket_connect_timeout=3,
+        socket_timeout=10,
+        health_check_interval=15,
+    )
+
+
+class TaskStore:
+    """Task records, history, events, locks and heartbeats of one namespace."""
+
+    def __init__(self, client: redis.Redis, names: Names, retention: int, events_maxlen: int) -> None:
+        self.client = client
+        self.names = names
+        self.retention = retention
+        self.events_maxlen = events_maxlen
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: redis.Redis | None = None) -> TaskStore:
+        return cls(
+            client or connect(settings),
+            Names(settings.runtime.namespace),
+            settings.runtime.task_retention,
+            settings.runtime.events_maxlen,
+        )
+
+    # ------------------------------------------------------------------ tasks
+    @translated
+    def ping(self) -> None:
+        self.client.ping()
+
+    @translated
+    def get(self, task_id: str) -> dict[str, Any] | None:
+        raw = cast(dict[str, str], self.client.hgetall(self.names.task_key(task_id)))
+        if not raw:
+            return None
+        record: dict[str, Any] = dict(raw)
+        for key in ("result", "captures", "params"):
+            if key in record:
+                record[key] = json.loads(record[key])
+        for key in ("attempts",):
+            if key in record:
+                record[key] = int(record[key])
+        for key in ("created_at", "queued_at", "started_at", "finished_at", "updated_at", "not_before"):
+            if key in record:
+                record[key] = float(record[key])
+        return record
+
+    @translated
+    def reset_for_replay(self, task_id: str) -> None:
+        """Make a finished task runnable again (``zigral dlq replay``): status queued, attempts 0."""
+        key = self.names.task_key(task_id)
+        self.client.hset(key, mapping={"status": "queued", "attempts": 0, "updated_at": time.time()})
+        self.client.hdel(key, "error", "result", "finished_at")
+
+    @translated
+    def history(self, task_id: str) -> list[dict[str, Any]]:
+        items = cast(list[str], self.client.lrange(self.names.history_key(task_id), 0, -1))
+        return [json.loads(item) for item in items]
+
+    def is_terminal(self, record: dict[str, Any] | None) -> bool:
+        return record is not None and record.get("status") in TERMINAL
+
+    @translated
+    def begin_attempt(self, task_id: str) -> int:
+        """Count one more delivery of the task (counted here, outside the message)."""
+        key = self.names.task_key(task_id)
+        pipe = self.client.pipeline()
+        pipe.hincrby(key, "attempts", 1)
+        pipe.expire(key, self.retention)
+        return int(pipe.execute()[0])
+
+    @translated
+    def transition(
+        self,
+        command: Command,
+        status: str,
+        vm_id: str,
+        *,
+        result: Any = None,
+        error: str | None = None,
+        captures: list[str] | None = None,
+        **extra: float | str,
+    ) -> Result:
+        """Record a status change: the record, its history, the index and the events stream at once."""
+        now = time.time()
+        key = self.names.task_key(command.id)
+        fields: dict[str, Any] = {
+            "id": command.id,
+            "agent": command.agent,
+            "action": command.action,
+            "priority": command.priority,
+            "created_at": command.created_at,
+            "params": json.dumps(command.params),
+            "status": status,
+            "vm_id": vm_id,
+            "updated_at": now,
+            **extra,
+        }
+        if status == "running":
+            fields["started_at"] = now
+        if status in TERMINAL:
+            fields["finished_at"] = now
+        if result is not None:
+            fields["result"] = json.dumps(result)
+        if error is not None:
+            fields["error"] = error
+        if captures:
+            fields["captures"] = json.dumps(captures)
+        attempts = self.client.hget(key, "attempts")
+        event = Result(
+            id=command.id,
+            agent=command.agent,
+            action=command.action,
+            status=status,
+            attempt=int(cast(str, attempts) or 0),
+            vm_id=vm_id,
+            result=result,
+            error=error,
+            captures=captures or [],
+            at=now,
+        )
+        history = json.dumps({"status": status, "at": now, "vm_id": vm_id, "error": error})
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(key, mapping={k: str(v) for k, v in fields.items()})
+        pipe.expire(key, self.retention)
+        pipe.rpush(self.names.history_key(command.id), history)
+        pipe.expire(self.names.history_key(command.id), self.retention)
+        pipe.zadd(self.names.recent_key, {command.id: now})
+        pipe.zremrangebyscore(self.names.recent_key, "-inf", now - self.retention)
+        pipe.xadd(
+            self.names.events_stream, {"event": event.encode()}, maxlen=self.events_maxlen, approximate=True
+        )
+        pipe.execute()
+        return event
+
+    @translated
+    def stored_result(self, task_id: str) -> Result | None:
+        """The final result of a finished task, to re-publish on redelivery."""
+        record = self.get(task_id)
+        if not self.is_terminal(record):
+            return None
+        assert record is not None
+        return Result(
+            id=record["id"],
+            agent=record["agent"],
+            action=record["action"],
+            status=record["status"],
+            attempt=record.get("attempts", 0),
+            vm_id=record.get("vm_id", ""),
+            result=record.get("result"),
+            error=record.get("error"),
+            captures=record.get("captures", []),
+            at=record.get("finished_at", time.time()),
+        )
+
+    @translated
+    def recent(
+        self, limit: int = 20, agent: str | None = None, status: str | None = None
+    ) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        ids = cast(list[str], self.client.zrevrange(self.names.recent_key, 0, max(limit * 10, 200)))
+        for task_id in ids:
+            record = self.get(task_id)
+            if record is None:
+                continue
+            if agent and record.get("agent") != agent:
+                continue
+            if status and record.get("status") != status:
+                continue
+            out.append(record)
+            if len(out) >= limit:
+                break
+        return out
+
+    # ------------------------------------------------------------------ locks
+    @translated
+    def acquire(self, task_id: str, owner: str, ttl: float) -> str | None:
+        """Take the task's run lock; None on success, else the current owner."""
+        key = self.names.lock_key(task_id)
+        if self.client.set(key, owner, nx=True, px=max(1, int(ttl * 1000))):
+            return None
+        return cast(str | None, self.client.get(key)) or "(expired)"
+
+    @translated
+    def take_over(self, task_id: str, owner: str, ttl: float) -> None:
+        """Take the run lock from a worker that is gone (its heartbeat expired)."""
+        self.client.set(self.names.lock_key(task_id), owner, px=max(1, int(ttl * 1000)))
+
+    @translated
+    def is_alive(self, heartbeat_key: str) -> bool:
+        return bool(self.client.exists(heartbeat_key))
+
+    @translated
+    def release(self, task_id: str, owner: str) -> None:
+        key = self.names.lock_key(task_id)
+        # Delete only our own lock: compare and delete atomically.
+        script = (
+            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+        )
+        self.client.eval(script, 1, key, owner)
+
+    # ------------------------------------------------------------------ heartbeats
+    @translated
+    def heartbeat(self, agent: str, vm_id: str, pid: int, ttl: float, **info: str) -> None:
+        key = self.names.heartbeat_key(agent, vm_id, pid)
+        payload = json.dumps({"agent": agent, "vm_id": vm_id, "pid": pid, "at": time.time(), **info})
+        self.client.set(key, payload, px=int(ttl * 1000))
+
+    @translated
+    def clear_heartbeat(self, agent: str, vm_id: str, pid: int) -> None:
+        self.client.delete(self.names.heartbeat_key(agent, vm_id, pid))
+
+    @translated
+    def heartbeats(self, agent: str = "*") -> list[dict[str, Any]]:
+        out = []
+        for key in self.client.scan_iter(match=self.names.heartbeat_pattern(agent), count=200):
+            value = self.client.get(key)
+            if value:
+                out.append(json.loads(cast(str, value)))
+        return out
+
+    # ------------------------------------------------------------------ events
+    @translated
+    def events(
+        self, since: str = "0-0", block_ms: int | None = None, count: int = 100
+    ) -> list[tuple[str, Result]]:
+        """Status changes after stream id ``since`` (``"$"`` for only new ones)."""
+        answer = self.client.xread({self.names.events_stream: since}, count=count, block=block_ms)
+        out: list[tuple[str, Result]] = []
+        for _stream, entries in cast(list[tuple[str, list[tuple[str, dict[str, str]]]]], answer or []):
+            for entry_id, data in entries:
+                out.append((entry_id, Result.decode(data["event"].encode())))
+        return out
+
+    def follow(self, since: str = "$") -> Iterator[Result]:
+        """Yield status changes as they happen (after ``since``; ``"$"``: from now on)."""
+        last = since
+        if last == "$":
+            newest = cast(list[tuple[str, Any]], self.client.xrevrange(self.names.events_stream, count=1))
+            last = newest[0][0] if newest else "0-0"
+        while True:
+            for entry_id, event in self.events(last, block_ms=1000):
+                last = entry_id
+                yield event

@@ -1,0 +1,503 @@
+"""The worker: one agent's path from a RabbitMQ delivery to a stored, published and acked result.
+
+Threads: the main thread owns the AMQP connection and keeps servicing it (heartbeats never starve)
+while the browser thread runs the command. A command is acked only after its result is in Redis and
+published; a redelivered id whose result exists is re-published, not executed again.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import queue
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
+from prometheus_client import CollectorRegistry, start_http_server
+
+from zigral import broker, captures
+from zigral.actions import ActionContext
+from zigral.agents.base import Agent
+from zigral.browser import BrowserSession
+from zigral.config import Settings
+from zigral.constants import EXPIRED, FAILED, QUEUED, REJECTED, RUNNING, SUCCEEDED, TIMED_OUT, Names
+from zigral.errors import BrokerError, DeadlineExceeded, Rejected, StateError, TaskError
+from zigral.logs import current_task
+from zigral.messages import Command
+from zigral.metrics import AgentMetrics
+from zigral.state import TaskStore
+from zigral.urlpolicy import UrlPolicy
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RECONNECT_ERRORS: tuple[type[BaseException], ...] = (BrokerError, *broker.CONNECTION_ERRORS)
+HARD_GRACE = 15.0  # seconds past a deadline before the worker gives up on a stuck browser thread
+BUSY_RETRY_DELAY = 2.0  # another live worker holds the same task id: look again after this
+
+
+@dataclass
+class Delivery:
+    channel: BlockingChannel
+    tag: int
+    props: pika.BasicProperties
+    body: bytes
+    redelivered: bool
+
+
+@dataclass
+class Outcome:
+    status: str
+    result: Any = None
+    error: str | None = None
+    retryable: bool = False
+    captures: list[str] = field(default_factory=list)
+
+
+class BrowserThread:
+    """One daemon thread that runs every Playwright call (Playwright's sync API is bound to one thread)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[Callable[[], Any], Future[Any]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="browser", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            fn, fut = job
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:
+                fut.set_exception(exc)
+
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        fut: Future[T] = Future()
+        ctx = contextvars.copy_context()
+        self._jobs.put((lambda: ctx.run(fn), fut))
+        return fut
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+
+
+def url_policy(settings: Settings, agent: str) -> UrlPolicy:
+    denied = set(settings.loopback_ports().values())
+    for url in (settings.redis.url, settings.rabbitmq.url):
+        port = (
+            pika.URLParameters(url).port
+            if url.startswith("amqp")
+            else int(url.rsplit(":", 1)[1].split("/")[0])
+        )
+        denied.add(port)
+    return UrlPolicy(
+        allow_private=tuple(settings.runtime.allow_private),
+        allowed_hosts=tuple(settings.runtime.allowed_hosts.get(agent, ())),
+        denied_ports=frozenset(denied),
+    )
+
+
+class Worker:
+    """Runs one agent until :meth:`request_stop` (SIGTERM)."""
+
+    def __init__(self, settings: Settings, agent: Agent, registry: CollectorRegistry | None = None) -> None:
+        self.settings = settings
+        self.rt = settings.runtime
+        self.agent = agent
+        self.names = Names(self.rt.namespace)
+        self.store = TaskStore.from_settings(settings)
+        self.metrics = AgentMetrics(agent.name, registry or CollectorRegistry())
+        self.policy = url_policy(settings, agent.name)
+        self.capture_store = captures.CaptureStore(settings.captures.dir, agent.name)
+        self.pid = os.getpid()
+        self.owner = self.names.heartbeat_key(agent.name, settings.vm_id, self.pid)
+        self.stopping = threading.Event()
+        self.counts: Counter[str] = Counter()
+        self.pending: deque[Delivery] = deque()
+        self.current: str | None = None
+        self.abandoned = False  # a browser call is stuck or was cut off: exit instead of serving on
+        self._conn: pika.BlockingConnection | None = None
+        self._publisher: broker.Publisher | None = None
+        self._last_beat = 0.0
+        self._last_prune = time.monotonic()
+        self._stop_requested_at = 0.0
+        labels = agent.name
+        self.browser = BrowserSession(
+            settings.browser.cdp_port,
+            settings.browser.connect_timeout,
+            on_connect=lambda again: self._browser_connected(again),
+            on_disconnect=lambda: self.metrics.browser_connected.labels(labels).set(0),
+        )
+        self.browser_thread = BrowserThread()
+
+    # ------------------------------------------------------------------ lifecycle
+    def request_stop(self) -> None:
+        if not self.stopping.is_set():
+            self._stop_requested_at = time.monotonic()
+            self.stopping.set()
+
+    def attach_soon(self, within: float = 60.0) -> None:
+        """Attach to Chromium in the background at start, so metrics show the browser early."""
+
+        def attach() -> None:
+            try:
+                self.browser.context(time.monotonic() + within)
+            except TaskError as exc:
+                log.warning("Chromium not attached yet: %s", exc)
+
+        self.browser_thread.submit(attach)
+
+    def serve_metrics(self) -> None:
+        port = (
+            self.settings.metrics.lincoln_port
+            if self.agent.name == "lincoln"
+            else self.settings.metrics.shaun_port
+        )
+        start_http_server(port, addr=self.settings.metrics.bind, registry=self.metrics.registry)
+
+    def run(self) -> int:
+        started = time.monotonic()
+        delay = 0.5
+        while not self.stopping.is_set() and not self.abandoned:
+            try:
+                self._serve()
+                delay = 0.5
+            except RECONNECT_ERRORS as exc:
+                self.metrics.broker_connected.labels(self.agent.name).set(0)
+                log.warning("RabbitMQ unavailable (%s); reconnecting in %.1fs", exc, delay)
+                self.stopping.wait(delay)
+                delay = min(self.settings.rabbitmq.reconnect_max_delay, delay * 2) * random.uniform(0.8, 1.2)
+            finally:
+                self._close_connection()
+        self.browser_thread.submit(self.browser.close)
+        self.browser_thread.stop()
+        try:
+            self.store.clear_heartbeat(self.agent.name, self.settings.vm_id, self.pid)
+        except StateError:
+            pass
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(self.counts.items())) or "no commands"
+        log.info("%s stopped after %.0fs: %s", self.agent.name, time.monotonic() - started, summary)
+        return 1 if self.abandoned else 0
+
+    def _close_connection(self) -> None:
+        conn, self._conn, self._publisher = self._conn, None, None
+        if conn is not None and conn.is_open:
+            try:
+                conn.close()
+            except broker.CONNECTION_ERRORS:
+                pass
+
+    def _serve(self) -> None:
+        conn = broker.connect(self.settings)
+        self._conn = conn
+        consume = conn.channel()
+        broker.declare_topology(consume, self.names)
+        self._publisher = broker.Publisher(conn.channel(), self.names)
+        consume.basic_qos(prefetch_count=self.rt.prefetch)
+        tag = consume.basic_consume(self.names.agent_queue(self.agent.name), self._on_message)
+        self.metrics.broker_connected.labels(self.agent.name).set(1)
+        log.info("%s consuming %s", self.agent.name, self.names.agent_queue(self.agent.name))
+        while not self.stopping.is_set() and not self.abandoned:
+            conn.process_data_events(time_limit=0.5)
+            self._tick()
+            while self.pending and not self.stopping.is_set() and not self.abandoned:
+                self._handle(self.pending.popleft())
+        consume.basic_cancel(tag)
+        while self.pending:  # delivered but not started: give them back
+            d = self.pending.popleft()
+            self._settle(d, requeue=True)
+
+    def _on_message(
+        self, channel: BlockingChannel, method: Any, props: pika.BasicProperties, body: bytes
+    ) -> None:
+        self.pending.append(Delivery(channel, method.delivery_tag, props, body, bool(method.redelivered)))
+
+    def _pump(self, seconds: float) -> None:
+        """Keep the AMQP connection serviced (heartbeats) for ``seconds``."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            conn = self._conn
+            if conn is not None and conn.is_open:
+                try:
+                    conn.process_data_events(time_limit=min(0.1, max(0.0, end - time.monotonic())))
+                except broker.CONNECTION_ERRORS as exc:
+                    # Finish the work and store its result; the serve loop reconnects afterwards and the
+                    # redelivered message finds the stored result.
+                    log.warning("lost RabbitMQ during a command: %s", exc)
+                    self._conn = None
+            else:
+                time.sleep(0.1)
+            self._tick()
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if now - self._last_beat >= self.rt.heartbeat_interval:
+            self._last_beat = now
+            try:
+                self.store.heartbeat(
+                    self.agent.name,
+                    self.settings.vm_id,
+                    self.pid,
+                    ttl=self.rt.heartbeat_interval + 1,
+                    task=self.current or "",
+                    host=os.uname().nodename,
+                )
+            except StateError as exc:
+                log.warning("heartbeat not written: %s", exc)
+        if now - self._last_prune >= self.settings.captures.prune_interval:
+            self._last_prune = now
+            c = self.settings.captures
+            captures.prune(c.dir, c.max_age_days, c.max_bytes)
+
+    def _browser_connected(self, again: bool) -> None:
+        self.metrics.browser_connected.labels(self.agent.name).set(1)
+        if again:
+            self.metrics.browser_reconnects.labels(self.agent.name).inc()
+
+    # ------------------------------------------------------------------ helpers
+    def _state(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call the task store, waiting out a Redis outage while the AMQP connection stays serviced."""
+        delay = 0.5
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except StateError as exc:
+                log.warning("Redis unavailable (%s); retrying in %.1fs", exc, delay)
+                if (
+                    self.stopping.is_set()
+                    and time.monotonic() - self._stop_requested_at > self.rt.shutdown_grace
+                ):
+                    raise
+                self._pump(delay)
+                delay = min(5.0, delay * 2)
+
+    def _settle(self, d: Delivery, requeue: bool | None = None) -> None:
+        """Ack (or nack) on the channel that delivered, if it is still open: a tag from a closed channel
+        is stale after a reconnect, and the broker redelivers that message anyway."""
+        if not d.channel.is_open:
+            return
+        if requeue is None:
+            d.channel.basic_ack(d.tag)
+        else:
+            d.channel.basic_nack(d.tag, requeue=requeue)
+
+    @property
+    def publisher(self) -> broker.Publisher:
+        if self._publisher is None:
+            raise BrokerError("not connected")
+        return self._publisher
+
+    # ------------------------------------------------------------------ one command
+    def _handle(self, d: Delivery) -> None:
+        try:
+            command = Command.decode(d.body, self.rt.max_body_bytes)
+            if command.agent != self.agent.name:
+                raise Rejected(f"command for agent {command.agent!r} arrived on {self.agent.name}'s queue")
+        except Rejected as exc:
+            task_id = d.props.message_id or f"invalid-{time.time_ns()}"
+            placeholder = Command.model_construct(
+                id=task_id, agent=self.agent.name, action="invalid", params={}, priority="normal",
+                created_at=time.time(), capture=False,
+            )  # fmt: skip
+            log.warning("rejected message %s: %s", task_id, exc)
+            self._finish(d, placeholder, Outcome(REJECTED, error=str(exc)), dead_letter=True)
+            return
+        token = current_task.set(command.id)
+        try:
+            self._handle_command(d, command)
+        finally:
+            current_task.reset(token)
+            self.current = None
+
+    def _handle_command(self, d: Delivery, command: Command) -> None:
+        stored = self._state(self.store.stored_result, command.id)
+        if stored is not None:
+            log.info("task %s already %s; re-publishing its result", command.id, stored.status)
+            self.publisher.event(stored)
+            if d.props.reply_to:
+                self.publisher.reply(d.props.reply_to, d.props.correlation_id or command.id, stored)
+            self._settle(d)
+            return
+        max_age = command.max_age or self.rt.default_max_age
+        if time.time() - command.created_at > max_age:
+            age = time.time() - command.created_at
+            self._finish(
+                d,
+                command,
+                Outcome(EXPIRED, error=f"arrived {age:.0f}s after creation, max age {max_age:.0f}s"),
+            )
+            return
+        holder = self._state(
+            self.store.acquire, command.id, self.owner, self._timeout(command) + HARD_GRACE + 30
+        )
+        if holder is not None and holder != self.owner:
+            if self._state(self.store.is_alive, holder):
+                log.info("task %s is being worked on by %s; looking again later", command.id, holder)
+                self.publisher.retry(self.agent.name, d.body, d.props, BUSY_RETRY_DELAY)
+                self._settle(d)
+                return
+            log.warning("task %s was held by %s, which is gone; taking it over", command.id, holder)
+            self._state(
+                self.store.take_over, command.id, self.owner, self._timeout(command) + HARD_GRACE + 30
+            )
+        try:
+            self._run_locked(d, command)
+        finally:
+            if not self.abandoned:
+                self._state(self.store.release, command.id, self.owner)
+
+    def _timeout(self, command: Command) -> float:
+        return min(command.timeout or self.rt.default_timeout, self.rt.max_timeout)
+
+    def _run_locked(self, d: Delivery, command: Command) -> None:
+        attempt = self._state(self.store.begin_attempt, command.id)
+        if attempt > self.rt.max_attempts:
+            record = self._state(self.store.get, command.id) or {}
+            last = record.get("error") or "the agent died while running it"
+            reason = f"gave up after {attempt - 1} attempts (max {self.rt.max_attempts}): {last}"
+            self._finish(d, command, Outcome(FAILED, error=reason), dead_letter=True)
+            return
+        try:
+            action = self.agent.action(command.action)
+            params = action.parse(command.params)
+        except Rejected as exc:
+            self._finish(d, command, Outcome(REJECTED, error=str(exc)), dead_letter=True)
+            return
+        self.current = command.id
+        event = self._state(self.store.transition, command, RUNNING, self.settings.vm_id)
+        self.publisher.event(event)
+        timeout = self._timeout(command)
+        deadline = time.monotonic() + timeout
+        labels = (self.agent.name, command.action)
+        self.metrics.in_progress.labels(self.agent.name).inc()
+        started = time.monotonic()
+        try:
+            if action.browser:
+                future = self.browser_thread.submit(lambda: self._execute(command, action, params, deadline))
+                outcome = self._wait(d, future, deadline)
+            else:
+                outcome = self._execute(command, action, params, deadline)
+        finally:
+            self.metrics.in_progress.labels(self.agent.name).dec()
+        if outcome is None:  # shutting down: the command went back to the queue
+            return
+        self.metrics.duration.labels(*labels).observe(time.monotonic() - started)
+        if outcome.retryable and attempt < self.rt.max_attempts:
+            self._retry(d, command, attempt, outcome)
+        elif outcome.retryable:
+            outcome.status = FAILED
+            outcome.error = f"gave up after {attempt} attempts: {outcome.error}"
+            self._finish(d, command, outcome, dead_letter=True)
+        else:
+            self._finish(d, command, outcome, dead_letter=outcome.status in (FAILED, REJECTED))
+
+    def _wait(self, d: Delivery, future: Future[Outcome], deadline: float) -> Outcome | None:
+        """Service AMQP while the browser thread works; None if the command was handed back at shutdown."""
+        while not future.done():
+            self._pump(0.1)
+            if time.monotonic() > deadline + HARD_GRACE:
+                log.error("the browser thread is stuck past the deadline; the agent will restart")
+                self.abandoned = True
+                return Outcome(TIMED_OUT, error="deadline passed and the browser did not answer")
+            if self.stopping.is_set() and time.monotonic() - self._stop_requested_at > self.rt.shutdown_grace:
+                log.warning("shutting down: handing the command in flight back to the queue")
+                self.abandoned = True
+                self._settle(d, requeue=True)
+                return None
+        return future.result()
+
+    def _execute(self, command: Command, action: Any, params: Any, deadline: float) -> Outcome:
+        """Runs on the browser thread."""
+        ctx_box: list[ActionContext] = []
+
+        def work(page: Any) -> Any:
+            ctx = ActionContext(
+                page, command.id, deadline, self.policy, self.capture_store, on_capture=self._count_capture
+            )
+            ctx_box.append(ctx)
+            result = action.run(ctx, params)
+            if command.capture:
+                ctx.capture("result")
+            if time.monotonic() > deadline:
+                raise DeadlineExceeded(f"finished {time.monotonic() - deadline:.1f}s past the deadline")
+            return result
+
+        try:
+            if not action.browser:
+                return Outcome(SUCCEEDED, action.run(None, params))
+            result = self.browser.run(deadline, work)
+            return Outcome(SUCCEEDED, result, captures=ctx_box[0].saved if ctx_box else [])
+        except TaskError as exc:
+            saved = ctx_box[0].saved if ctx_box else []
+            if not isinstance(exc, Rejected):
+                saved = saved + self.browser.capture_on_failure(self._failure_capture(command))
+            return Outcome(exc.status, error=str(exc), retryable=exc.retryable, captures=saved)
+        except Exception as exc:  # a bug in an action must not kill the worker
+            log.exception("action %s raised", command.action)
+            return Outcome(FAILED, error=f"internal error: {type(exc).__name__}: {exc}")
+
+    def _failure_capture(self, command: Command) -> Callable[[Any], list[str]]:
+        def save(page: Any) -> list[str]:
+            ctx = ActionContext(
+                page, command.id, time.monotonic() + 15, self.policy, self.capture_store,
+                on_capture=self._count_capture,
+            )  # fmt: skip
+            return ctx.capture("failure")
+
+        return save
+
+    def _count_capture(self, kind: str, size: int) -> None:
+        self.metrics.capture_bytes.labels(self.agent.name, kind).inc(size)
+
+    def _retry(self, d: Delivery, command: Command, attempt: int, outcome: Outcome) -> None:
+        base = min(self.rt.retry_max_delay, self.rt.retry_base_delay * 2 ** (attempt - 1))
+        delay = base * random.uniform(0.5, 1.5)
+        note = f"attempt {attempt} failed: {outcome.error}; retrying in {delay:.1f}s"
+        log.warning("task %s %s", command.id, note)
+        event = self._state(
+            self.store.transition, command, QUEUED, self.settings.vm_id, error=note, captures=outcome.captures
+        )
+        self.publisher.event(event)
+        self.publisher.retry(self.agent.name, d.body, d.props, delay)
+        self._settle(d)
+        self.metrics.retries.labels(self.agent.name).inc()
+        self.counts["retried"] += 1
+
+    def _finish(self, d: Delivery, command: Command, outcome: Outcome, dead_letter: bool = False) -> None:
+        """Store, publish, dead-letter if asked, and only then ack."""
+        event = self._state(
+            self.store.transition,
+            command,
+            outcome.status,
+            self.settings.vm_id,
+            result=outcome.result,
+            error=outcome.error,
+            captures=outcome.captures,
+        )
+        self.publisher.event(event)
+        if d.props.reply_to:
+            self.publisher.reply(d.props.reply_to, d.props.correlation_id or command.id, event)
+        if dead_letter:
+            self.publisher.dead_letter(self.agent.name, d.body, d.props, outcome.status, outcome.error or "")
+            self.metrics.dead_letters.labels(self.agent.name, outcome.status).inc()
+        self._settle(d)
+        action = command.action if command.action in self.agent.actions else "unknown"
+        self.metrics.commands.labels(self.agent.name, action, outcome.status).inc()
+        if outcome.status == SUCCEEDED:
+            self.metrics.last_success.labels(self.agent.name).set_to_current_time()
+        self.counts[outcome.status] += 1
+        log.info(
+            "task %s %s %s%s",
+            command.id,
+            command.action,
+            outcome.status,
+            f": {outcome.error}" if outcome.error else "",
+        )
