@@ -150,9 +150,8 @@ def _cmd_tasks(args: argparse.Namespace, settings: Settings) -> int:
     for r in rows:
         stamp = time.strftime("%H:%M:%S", time.localtime(float(r.get("updated_at", 0))))
         error = f"  {r['error'][:80]}" if r.get("error") else ""
-        print(
-            f"{stamp}  {r['id']:<34} {r['agent']:<8} {r['action']:<14} {r['status']:<11} {r.get('vm_id', '')}{error}"
-        )
+        what = f"{r['id']:<34} {r['agent']:<8} {r['action']:<14} {r['status']:<11}"
+        print(f"{stamp}  {what} {r.get('vm_id', '')}{error}")
     return 0
 
 

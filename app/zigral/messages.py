@@ -6,6 +6,7 @@ See docs/PROTOCOL.md. ``zigral schema`` prints the JSON Schema of :class:`Comman
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from typing import Any, Literal
@@ -96,3 +97,18 @@ def describe(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in err["loc"]) or "(body)"
         parts.append(f"{where}: {err['msg']} (got {err.get('input')!r})"[:300])
     return "; ".join(parts)
+
+
+_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def peek_id(body: bytes, limit: int = 16 * 1024 * 1024) -> str | None:
+    """The ``id`` of a body that is not a valid command, if one can be read, to record its rejection."""
+    if len(body) > limit:
+        return None
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    task_id = data.get("id") if isinstance(data, dict) else None
+    return task_id if isinstance(task_id, str) and _ID.match(task_id) else None

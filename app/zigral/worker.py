@@ -32,7 +32,7 @@ from zigral.config import Settings
 from zigral.constants import EXPIRED, FAILED, QUEUED, REJECTED, RUNNING, SUCCEEDED, TIMED_OUT, Names
 from zigral.errors import BrokerError, DeadlineExceeded, Rejected, StateError, TaskError
 from zigral.logs import current_task
-from zigral.messages import Command
+from zigral.messages import Command, peek_id
 from zigral.metrics import AgentMetrics
 from zigral.state import TaskStore
 from zigral.urlpolicy import UrlPolicy
@@ -302,7 +302,7 @@ class Worker:
             if command.agent != self.agent.name:
                 raise Rejected(f"command for agent {command.agent!r} arrived on {self.agent.name}'s queue")
         except Rejected as exc:
-            task_id = d.props.message_id or f"invalid-{time.time_ns()}"
+            task_id = peek_id(d.body) or d.props.message_id or f"invalid-{time.time_ns()}"
             placeholder = Command.model_construct(
                 id=task_id, agent=self.agent.name, action="invalid", params={}, priority="normal",
                 created_at=time.time(), capture=False,

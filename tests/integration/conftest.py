@@ -13,14 +13,16 @@ import socket
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from zigral import stack, supervision
+from zigral import broker, stack, state, supervision
 from zigral.config import Settings, load_settings
+from zigral.constants import AGENTS, Names
 from zigral.render import render
 from zigral.secrets import ensure_secrets, read_secret
 
@@ -58,6 +60,7 @@ def stack_settings(base: Path, **overrides: Any) -> Settings:
         "web": {"port": free_port(), "websockify_port": free_port()},
         "captures": {"dir": base / "captures"},
         "metrics": {"lincoln_port": free_port(), "shaun_port": free_port()},
+        "runtime": {"namespace": unique_namespace()},  # never share queues with a running stack
     }
     for key, value in overrides.items():
         if isinstance(value, dict):
@@ -93,11 +96,56 @@ class Stack:
     def pid(self, name: str) -> int:
         return supervision.pid_of(self.settings, name)
 
+    def ctl(self, *args: str) -> str:
+        done = supervision.ctl(self.settings, *args)
+        return done.stdout + done.stderr
+
+    def log(self, program: str) -> str:
+        return (self.settings.paths.log_dir / f"{program}.log").read_text(errors="replace")
+
 
 def _tmpdir() -> Path:
     base = Path(tempfile.mkdtemp(prefix="zigral-test-"))
     os.chmod(base, 0o755)  # the browser user must reach its profile below it
     return base
+
+
+def unique_namespace() -> str:
+    return "zt" + uuid.uuid4().hex[:10]
+
+
+def purge_namespace(settings: Settings) -> None:
+    """Delete a test namespace's queues, exchanges and Redis keys."""
+    names = Names(settings.runtime.namespace)
+    conn = broker.connect(settings)
+    try:
+        ch = conn.channel()
+        for agent in AGENTS:
+            ch.queue_delete(names.agent_queue(agent))
+            ch.queue_delete(names.retry_queue(agent))
+        ch.queue_delete(names.dead_letter_queue)
+        for exchange in (names.commands_exchange, names.events_exchange, names.dead_letter_exchange):
+            ch.exchange_delete(exchange)
+    finally:
+        conn.close()
+    client = state.connect(settings)
+    try:
+        keys = list(client.scan_iter(match=f"{names.namespace}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+def services_available(settings: Settings) -> None:
+    for what, probe in (
+        ("RabbitMQ", lambda: broker.connect(settings).close()),
+        ("Redis", lambda: state.connect(settings).ping()),
+    ):
+        try:
+            probe()
+        except Exception as exc:  # any failure means: not available
+            require(f"{what} ({exc})", False)
 
 
 @contextlib.contextmanager
@@ -121,6 +169,8 @@ def booted_stack(wait: bool = True, **overrides: Any) -> Iterator[Stack]:
             supervision.stop(s.settings)
         finally:
             shutil.rmtree(base, ignore_errors=True)
+            with contextlib.suppress(Exception):  # best effort: the services may be the thing under test
+                purge_namespace(s.settings)
 
 
 @pytest.fixture(scope="module")
