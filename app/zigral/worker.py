@@ -304,9 +304,14 @@ class Worker:
         except Rejected as exc:
             task_id = peek_id(d.body) or d.props.message_id or f"invalid-{time.time_ns()}"
             placeholder = Command.model_construct(
-                id=task_id, agent=self.agent.name, action="invalid", params={}, priority="normal",
-                created_at=time.time(), capture=False,
-            )  # fmt: skip
+                id=task_id,
+                agent=self.agent.name,
+                action="invalid",
+                params={},
+                priority="normal",
+                created_at=time.time(),
+                capture=False,
+            )
             log.warning("rejected message %s: %s", task_id, exc)
             self._finish(d, placeholder, Outcome(REJECTED, error=str(exc)), dead_letter=True)
             return
@@ -447,9 +452,13 @@ class Worker:
     def _failure_capture(self, command: Command) -> Callable[[Any], list[str]]:
         def save(page: Any) -> list[str]:
             ctx = ActionContext(
-                page, command.id, time.monotonic() + 15, self.policy, self.capture_store,
+                page,
+                command.id,
+                time.monotonic() + 15,
+                self.policy,
+                self.capture_store,
                 on_capture=self._count_capture,
-            )  # fmt: skip
+            )
             return ctx.capture("failure")
 
         return save

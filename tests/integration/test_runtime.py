@@ -160,8 +160,12 @@ def test_extract_reads_text_and_tables_from_the_page(rt: Stack, site: FixtureSer
 
 def test_the_same_id_published_twice_is_executed_once(rt: Stack, site: FixtureServer) -> None:
     before = site.hits["/title"]
-    command = Command(id=f"dup-{uuid.uuid4().hex[:8]}", agent="lincoln", action="navigate",
-                      params={"url": site.url("/title")})  # fmt: skip
+    command = Command(
+        id=f"dup-{uuid.uuid4().hex[:8]}",
+        agent="lincoln",
+        action="navigate",
+        params={"url": site.url("/title")},
+    )
     with Client(rt.settings) as client:
         first = client.call(command, timeout=60)
         second = client.call(command, timeout=60)
@@ -175,8 +179,12 @@ def test_the_same_id_published_twice_is_executed_once(rt: Stack, site: FixtureSe
 def test_bad_messages_are_dead_lettered_with_a_reason_and_the_agent_keeps_serving(rt: Stack) -> None:
     raw_publish(rt, b"{not json", message_id="bad-json")
     raw_publish(rt, json.dumps({"id": "bad-action", "agent": "lincoln", "action": "fly"}).encode())
-    raw_publish(rt, json.dumps({"id": "bad-params", "agent": "lincoln", "action": "navigate",
-                                "params": {"url": 42, "extra": 1}}).encode())  # fmt: skip
+    raw_publish(
+        rt,
+        json.dumps(
+            {"id": "bad-params", "agent": "lincoln", "action": "navigate", "params": {"url": 42, "extra": 1}}
+        ).encode(),
+    )
     big = {"id": "too-big", "agent": "lincoln", "action": "echo", "params": {"x": "a" * 300_000}}
     raw_publish(rt, json.dumps(big).encode())
     for task_id in ("bad-json", "bad-action", "bad-params", "too-big"):
@@ -358,8 +366,8 @@ def test_tabs_do_not_leak_over_many_commands(rt: Stack, site: FixtureServer) -> 
     assert call(rt, "navigate", params={"url": site.url("/title")}).status == "succeeded"
     before = tabs()
     with Client(rt.settings) as client:
-        ids = [client.submit(Command(agent="lincoln", action="extract", params={"selector": "title", "kind": "html"}))
-               for _ in range(1000)]  # fmt: skip
+        title = {"selector": "title", "kind": "html"}
+        ids = [client.submit(Command(agent="lincoln", action="extract", params=title)) for _ in range(1000)]
     for task_id in ids[-5:]:
         wait_status(rt, task_id, {"succeeded"}, timeout=300)
     assert tabs() == before
