@@ -19,7 +19,8 @@ status:             ## supervisorctl status
 doctor:             ## check every part for real
 	$(ZIGRAL) doctor
 
-test: install       ## the whole suite, real services included
+test:               ## the whole suite, real services included
+	ZIGRAL_INSTALL_TEST_TOOLS=1 bash deploy/install.sh
 	$(VENV)/pytest
 
 test-unit: install  ## only the tests that need no services

@@ -38,23 +38,38 @@ for pkg in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 apt_install() {
-    if [ ! -f /var/lib/apt/lists/lock ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ] \
-        || [ -n "${ZIGRAL_APT_UPDATE:-}" ]; then
+    # policy-rc.d exit 101: packages may not start their own services (nginx on :80, redis, rabbitmq, prometheus);
+    # supervisor runs what the stack needs with its own configuration.
+    local own_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+    fi
+    if [ -z "$(ls /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
         apt-get update -q
     fi
+    local rc=0
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" \
-        || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"; }
+        || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"; } \
+        || rc=$?
+    [ "$own_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d
+    return "$rc"
 }
 if [ "${#missing[@]}" -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"
     apt_install "${missing[@]}"
 fi
-# nginx-light's own service is not used: supervisor runs nginx with the stack's config.
-if [ -x /usr/sbin/nginx ] && pgrep -x nginx >/dev/null 2>&1 && [ -f /run/nginx.pid ]; then
-    say "stopping the distribution's nginx service (supervisor runs nginx)"
-    nginx -s quit 2>/dev/null || true
+# Only for `make test`: a real Prometheus (and promtool) to scrape the agents, and a Redis server binary for
+# the tests that start a private Redis and stop it.
+if [ -n "${ZIGRAL_INSTALL_TEST_TOOLS:-}" ]; then
+    test_missing=()
+    for pkg in prometheus redis-server; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || test_missing+=("$pkg")
+    done
+    if [ "${#test_missing[@]}" -gt 0 ]; then
+        say "installing test tools: ${test_missing[*]}"
+        apt_install "${test_missing[@]}"
+    fi
 fi
-
 # ---------------------------------------------------------------- 2. the browser user
 if ! id "$BROWSER_USER" >/dev/null 2>&1; then
     say "creating system user $BROWSER_USER"
