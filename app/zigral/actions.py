@@ -15,7 +15,8 @@ from playwright.sync_api import Page
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zigral.captures import CaptureStore, scrub_passwords
-from zigral.errors import DeadlineExceeded, Rejected
+from zigral.deadline import Deadline
+from zigral.errors import Rejected
 from zigral.messages import describe
 from zigral.urlpolicy import UrlPolicy
 
@@ -28,17 +29,16 @@ class ActionContext:
 
     page: Page
     task_id: str
-    deadline: float  # time.monotonic() value
+    deadline: Deadline
     policy: UrlPolicy
     captures: CaptureStore
     saved: list[str] = field(default_factory=list)  # capture paths written by the action
     on_capture: Callable[[str, int], None] = lambda kind, size: None
+    # Report a status change while the action goes on (needs_human, then running again), with a note.
+    report: Callable[[str, str | None], None] = lambda status, note: None
 
     def remaining_ms(self) -> float:
-        left = (self.deadline - time.monotonic()) * 1000
-        if left <= 0:
-            raise DeadlineExceeded("deadline passed")
-        return left
+        return self.deadline.remaining_ms()
 
     def goto(self, url: str, wait_until: str = "load") -> Any:
         self.policy.check(url)

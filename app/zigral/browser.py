@@ -7,7 +7,6 @@ is bound to the thread that started it. Playwright's errors become Zigral's here
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -16,6 +15,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from zigral import probes
+from zigral.deadline import Deadline
 from zigral.errors import BrowserDisconnected, DeadlineExceeded, NotReady, Retryable, TaskError
 
 log = logging.getLogger(__name__)
@@ -30,10 +30,10 @@ _GONE = (
 )
 
 
-def translate(exc: PlaywrightError, deadline: float) -> TaskError:
+def translate(exc: PlaywrightError, deadline: Deadline) -> TaskError:
     """A Playwright error as a task error: past the deadline, browser gone, retryable, or a plain failure."""
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if time.monotonic() >= deadline:
+    if deadline.passed():
         return DeadlineExceeded(f"deadline passed: {message}")
     if isinstance(exc, PlaywrightTimeout):
         return Retryable(f"timeout: {message}")
@@ -67,17 +67,17 @@ class BrowserSession:
     def connected(self) -> bool:
         return self._browser is not None and self._browser.is_connected()
 
-    def _attach(self, deadline: float) -> Browser:
+    def _attach(self, deadline: Deadline) -> Browser:
         if self._pw is None:
             self._pw = sync_playwright().start()
-        remaining = deadline - time.monotonic()
+        remaining = deadline.remaining()
         if remaining <= 0:
             raise DeadlineExceeded("deadline passed while waiting for Chromium")
         try:
             probes.wait_for(lambda: probes.cdp_version(self.cdp_port), "Chromium CDP", timeout=remaining)
         except NotReady as exc:
             raise BrowserDisconnected(str(exc)) from None
-        timeout_ms = max(1000.0, min(self.connect_timeout, deadline - time.monotonic()) * 1000)
+        timeout_ms = max(1000.0, min(self.connect_timeout, deadline.remaining()) * 1000)
         try:
             browser = self._pw.chromium.connect_over_cdp(
                 f"http://127.0.0.1:{self.cdp_port}", timeout=timeout_ms
@@ -95,7 +95,7 @@ class BrowserSession:
         self._page = None
         self.on_disconnect()
 
-    def context(self, deadline: float) -> BrowserContext:
+    def context(self, deadline: Deadline) -> BrowserContext:
         if not self.connected:
             self._browser = None
             self._page = None
@@ -106,7 +106,7 @@ class BrowserSession:
             raise BrowserDisconnected("Chromium has no default context")
         return contexts[0]
 
-    def page(self, deadline: float) -> Page:
+    def page(self, deadline: Deadline) -> Page:
         """The agent's work tab, opened once and reused; a new one only if it was closed or crashed."""
         context = self.context(deadline)
         if self._page is None or self._page.is_closed():
@@ -142,15 +142,15 @@ class BrowserSession:
                 pass
             self._pw = None
 
-    def run(self, deadline: float, work: Callable[[Page], T]) -> T:
+    def run(self, deadline: Deadline, work: Callable[[Page], T]) -> T:
         """Run ``work`` on the work tab with every wait bounded by the deadline; Playwright errors translated.
 
         A command that runs past its deadline has its tab closed, so nothing it started keeps running.
         """
         try:
             page = self.page(deadline)
-            page.set_default_timeout(max(1.0, (deadline - time.monotonic()) * 1000))
-            page.set_default_navigation_timeout(max(1.0, (deadline - time.monotonic()) * 1000))
+            page.set_default_timeout(max(1.0, deadline.remaining() * 1000))
+            page.set_default_navigation_timeout(max(1.0, deadline.remaining() * 1000))
             return work(page)
         except PlaywrightError as exc:
             error = translate(exc, deadline)

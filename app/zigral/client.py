@@ -48,7 +48,7 @@ class Client:
 
     def _on_reply(self, _ch: Any, _method: Any, props: pika.BasicProperties, body: bytes) -> None:
         result = Result.decode(body)
-        if result.status in TERMINAL or result.status == "needs_human":
+        if result.status in TERMINAL:  # needs_human also arrives here; the final result follows it
             self._results[props.correlation_id or result.id] = result
 
     def submit(self, command: Command, want_reply: bool = False) -> str:

@@ -29,7 +29,18 @@ from zigral.actions import ActionContext
 from zigral.agents.base import Agent
 from zigral.browser import BrowserSession
 from zigral.config import Settings
-from zigral.constants import EXPIRED, FAILED, QUEUED, REJECTED, RUNNING, SUCCEEDED, TIMED_OUT, Names
+from zigral.constants import (
+    EXPIRED,
+    FAILED,
+    NEEDS_HUMAN,
+    QUEUED,
+    REJECTED,
+    RUNNING,
+    SUCCEEDED,
+    TIMED_OUT,
+    Names,
+)
+from zigral.deadline import Deadline
 from zigral.errors import BrokerError, DeadlineExceeded, Rejected, StateError, TaskError
 from zigral.logs import current_task
 from zigral.messages import Command, peek_id
@@ -129,6 +140,7 @@ class Worker:
         self._last_beat = 0.0
         self._last_prune = time.monotonic()
         self._stop_requested_at = 0.0
+        self._reports: queue.Queue[tuple[str, str | None]] = queue.Queue()  # from the browser thread
         labels = agent.name
         self.browser = BrowserSession(
             settings.browser.cdp_port,
@@ -149,7 +161,7 @@ class Worker:
 
         def attach() -> None:
             try:
-                self.browser.context(time.monotonic() + within)
+                self.browser.context(Deadline(within))
             except TaskError as exc:
                 log.warning("Chromium not attached yet: %s", exc)
 
@@ -359,6 +371,18 @@ class Worker:
             if not self.abandoned:
                 self._state(self.store.release, command.id, self.owner)
 
+    def _drain_reports(self, d: Delivery, command: Command) -> None:
+        """Record status changes the action reported mid-way (needs_human and back), on the main thread."""
+        while True:
+            try:
+                status, note = self._reports.get_nowait()
+            except queue.Empty:
+                return
+            event = self._state(self.store.transition, command, status, self.settings.vm_id, error=note)
+            self.publisher.event(event)
+            if d.props.reply_to and status == NEEDS_HUMAN:
+                self.publisher.reply(d.props.reply_to, d.props.correlation_id or command.id, event)
+
     def _timeout(self, command: Command) -> float:
         return min(command.timeout or self.rt.default_timeout, self.rt.max_timeout)
 
@@ -379,15 +403,15 @@ class Worker:
         self.current = command.id
         event = self._state(self.store.transition, command, RUNNING, self.settings.vm_id)
         self.publisher.event(event)
-        timeout = self._timeout(command)
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(self._timeout(command))
         labels = (self.agent.name, command.action)
         self.metrics.in_progress.labels(self.agent.name).inc()
         started = time.monotonic()
         try:
             if action.browser:
                 future = self.browser_thread.submit(lambda: self._execute(command, action, params, deadline))
-                outcome = self._wait(d, future, deadline)
+                outcome = self._wait(d, command, future, deadline)
+                self._drain_reports(d, command)
             else:
                 outcome = self._execute(command, action, params, deadline)
         finally:
@@ -404,11 +428,14 @@ class Worker:
         else:
             self._finish(d, command, outcome, dead_letter=outcome.status in (FAILED, REJECTED))
 
-    def _wait(self, d: Delivery, future: Future[Outcome], deadline: float) -> Outcome | None:
+    def _wait(
+        self, d: Delivery, command: Command, future: Future[Outcome], deadline: Deadline
+    ) -> Outcome | None:
         """Service AMQP while the browser thread works; None if the command was handed back at shutdown."""
         while not future.done():
             self._pump(0.1)
-            if time.monotonic() > deadline + HARD_GRACE:
+            self._drain_reports(d, command)
+            if deadline.remaining() < -HARD_GRACE:
                 log.error("the browser thread is stuck past the deadline; the agent will restart")
                 self.abandoned = True
                 return Outcome(TIMED_OUT, error="deadline passed and the browser did not answer")
@@ -419,20 +446,26 @@ class Worker:
                 return None
         return future.result()
 
-    def _execute(self, command: Command, action: Any, params: Any, deadline: float) -> Outcome:
+    def _execute(self, command: Command, action: Any, params: Any, deadline: Deadline) -> Outcome:
         """Runs on the browser thread."""
         ctx_box: list[ActionContext] = []
 
         def work(page: Any) -> Any:
             ctx = ActionContext(
-                page, command.id, deadline, self.policy, self.capture_store, on_capture=self._count_capture
+                page,
+                command.id,
+                deadline,
+                self.policy,
+                self.capture_store,
+                on_capture=self._count_capture,
+                report=lambda status, note: self._reports.put((status, note)),
             )
             ctx_box.append(ctx)
             result = action.run(ctx, params)
             if command.capture:
                 ctx.capture("result")
-            if time.monotonic() > deadline:
-                raise DeadlineExceeded(f"finished {time.monotonic() - deadline:.1f}s past the deadline")
+            if deadline.passed():
+                raise DeadlineExceeded(f"finished {-deadline.remaining():.1f}s past the deadline")
             return result
 
         try:
@@ -454,7 +487,7 @@ class Worker:
             ctx = ActionContext(
                 page,
                 command.id,
-                time.monotonic() + 15,
+                Deadline(15),
                 self.policy,
                 self.capture_store,
                 on_capture=self._count_capture,
@@ -481,7 +514,7 @@ class Worker:
         self.counts["retried"] += 1
 
     def _finish(self, d: Delivery, command: Command, outcome: Outcome, dead_letter: bool = False) -> None:
-        """Store, publish, dead-letter if asked, and only then ack."""
+        """Store, count, publish, dead-letter if asked, and only then ack."""
         event = self._state(
             self.store.transition,
             command,
@@ -491,22 +524,18 @@ class Worker:
             error=outcome.error,
             captures=outcome.captures,
         )
+        action = command.action if command.action in self.agent.actions else "unknown"
+        self.metrics.commands.labels(self.agent.name, action, outcome.status).inc()
+        if outcome.status == SUCCEEDED:
+            self.metrics.last_success.labels(self.agent.name).set_to_current_time()
+        if dead_letter:
+            self.metrics.dead_letters.labels(self.agent.name, outcome.status).inc()
+        self.counts[outcome.status] += 1
         self.publisher.event(event)
         if d.props.reply_to:
             self.publisher.reply(d.props.reply_to, d.props.correlation_id or command.id, event)
         if dead_letter:
             self.publisher.dead_letter(self.agent.name, d.body, d.props, outcome.status, outcome.error or "")
-            self.metrics.dead_letters.labels(self.agent.name, outcome.status).inc()
         self._settle(d)
-        action = command.action if command.action in self.agent.actions else "unknown"
-        self.metrics.commands.labels(self.agent.name, action, outcome.status).inc()
-        if outcome.status == SUCCEEDED:
-            self.metrics.last_success.labels(self.agent.name).set_to_current_time()
-        self.counts[outcome.status] += 1
-        log.info(
-            "task %s %s %s%s",
-            command.id,
-            command.action,
-            outcome.status,
-            f": {outcome.error}" if outcome.error else "",
-        )
+        note = f": {outcome.error}" if outcome.error else ""
+        log.info("task %s %s %s%s", command.id, command.action, outcome.status, note)
