@@ -73,7 +73,7 @@ class Action(Generic[P]):
     params: type[P]
     run: Callable[[ActionContext, P], Any]
     browser: bool = True
-    side_effects: bool = False  # repeated on redelivery only if the agent checks the page first
+    quota: str | None = None  # a per-account quota one run takes (see quotas.py)
 
     def parse(self, raw: dict[str, Any]) -> P:
         try:
@@ -256,10 +256,10 @@ GENERIC: dict[str, Action[Any]] = {
     a.name: a
     for a in (
         Action("navigate", NavigateParams, navigate),
-        Action("click", SelectorParams, click, side_effects=True),
+        Action("click", SelectorParams, click),
         Action("fill", FillParams, fill),
         Action("type", TypeParams, type_text),
-        Action("press", PressParams, press, side_effects=True),
+        Action("press", PressParams, press),
         Action("select", SelectParams, select),
         Action("wait_for", WaitForParams, wait_for),
         Action("extract", ExtractParams, extract),

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def run_agent(name: str, settings: Settings) -> int:
     setup_json_logging()
     try:
-        agent = REGISTRY[name]()
+        agent = REGISTRY[name](settings)
     except KeyError:
         log.error("unknown agent %r; one of %s", name, ", ".join(REGISTRY))
         return 2

@@ -61,15 +61,16 @@ def declare_topology(channel: BlockingChannel, names: Names, agents: tuple[str, 
         queue = names.agent_queue(agent)
         channel.queue_declare(queue, durable=True, arguments={"x-max-priority": MAX_PRIORITY})
         channel.queue_bind(queue, names.commands_exchange, routing_key=f"{agent}.#")
-        # A retried command waits here for its per-message TTL, then goes back to the agent's queue.
-        channel.queue_declare(
-            names.retry_queue(agent),
-            durable=True,
-            arguments={
-                "x-dead-letter-exchange": names.commands_exchange,
-                "x-dead-letter-routing-key": f"{agent}.retry",
-            },
-        )
+        # A retried or deferred command waits here for its per-message TTL, then goes back to its agent.
+        for waiting in (names.retry_queue(agent), names.deferred_queue(agent)):
+            channel.queue_declare(
+                waiting,
+                durable=True,
+                arguments={
+                    "x-dead-letter-exchange": names.commands_exchange,
+                    "x-dead-letter-routing-key": f"{agent}.retry",
+                },
+            )
 
 
 class Publisher:
@@ -105,8 +106,10 @@ class Publisher:
             self.names.commands_exchange, f"{command.agent}.{command.action}", command.encode(), props
         )
 
-    def retry(self, agent: str, body: bytes, props: pika.BasicProperties, delay: float) -> None:
-        """Send a command back after ``delay`` seconds through the agent's retry queue."""
+    def retry(
+        self, agent: str, body: bytes, props: pika.BasicProperties, delay: float, deferred: bool = False
+    ) -> None:
+        """Send a command back after ``delay`` seconds through the agent's retry (or deferred) queue."""
         retry_props = pika.BasicProperties(
             content_type=props.content_type,
             delivery_mode=PERSISTENT,
@@ -117,7 +120,8 @@ class Publisher:
             headers=props.headers,
             expiration=str(max(1, int(delay * 1000))),
         )
-        self._publish("", self.names.retry_queue(agent), body, retry_props)
+        queue = self.names.deferred_queue(agent) if deferred else self.names.retry_queue(agent)
+        self._publish("", queue, body, retry_props)
 
     def event(self, event: Result) -> None:
         props = pika.BasicProperties(content_type="application/json", delivery_mode=PERSISTENT)

@@ -158,6 +158,37 @@ class RuntimeSettings(BaseModel):
     allowed_hosts: dict[str, list[str]] = Field(default_factory=dict)
 
 
+class QuotaLimit(BaseModel):
+    """Most uses of one quota per calendar day and per ISO week (UTC); None: no limit."""
+
+    day: int | None = Field(None, ge=0)
+    week: int | None = Field(None, ge=0)
+
+
+def _linkedin_quotas() -> dict[str, QuotaLimit]:
+    return {
+        "connect": QuotaLimit(day=20, week=100),
+        "message": QuotaLimit(day=50),
+        "visit": QuotaLimit(day=80),
+    }
+
+
+class LincolnSettings(BaseModel):
+    """LinkedIn: where, as whom, how fast, and how much."""
+
+    base_url: str = "https://www.linkedin.com"
+    account: str = Field("default", description="the LinkedIn account quotas are counted for, across VMs")
+    # {"username": "...", "password": "..."}: a secrets file outside the repo (mode 0600). Credentials are
+    # never taken from a message and never logged.
+    credentials_file: Path | None = None
+    quotas: dict[str, QuotaLimit] = Field(default_factory=_linkedin_quotas)
+    pause_min: float = Field(0.8, ge=0, description="seconds, lower bound of the random pause between steps")
+    pause_max: float = Field(2.5, ge=0)
+    keystroke_min_ms: float = Field(40, ge=0, description="per-keystroke typing delay, lower bound")
+    keystroke_max_ms: float = Field(160, ge=0)
+    human_wait: float = Field(300, gt=0, description="seconds to wait for an operator to clear a checkpoint")
+
+
 class CapturesSettings(BaseModel):
     dir: Path = REPO_ROOT / "captures"
     max_age_days: float = Field(14.0, gt=0)
@@ -190,6 +221,7 @@ class Settings(BaseSettings):
     rabbitmq: RabbitMQSettings = RabbitMQSettings()
     redis: RedisSettings = RedisSettings()
     runtime: RuntimeSettings = RuntimeSettings()
+    lincoln: LincolnSettings = LincolnSettings()
     captures: CapturesSettings = CapturesSettings()
     metrics: MetricsSettings = MetricsSettings()
 

@@ -60,6 +60,11 @@ class Names:
         """Holds a retried command until its per-message TTL ends, then dead-letters it back to the agent."""
         return f"{self.namespace}.{agent}.retry"
 
+    def deferred_queue(self, agent: str) -> str:
+        """Like the retry queue, for commands deferred until a quota window reopens (hours, not seconds),
+        so that they never hold up short retries behind them."""
+        return f"{self.namespace}.{agent}.deferred"
+
     # ------------------------------------------------------------------ Redis
     def task_key(self, task_id: str) -> str:
         """Hash: the task record (status, agent, action, attempts, timings, result, error, captures)."""
@@ -89,6 +94,10 @@ class Names:
 
     def heartbeat_pattern(self, agent: str = "*") -> str:
         return f"{self.namespace}:heartbeat:{agent}:*"
+
+    def quota_key(self, account: str, quota: str, window: str) -> str:
+        """Counter with a TTL past its window's end: uses of a quota by an account in one day or ISO week."""
+        return f"{self.namespace}:quota:{account}:{quota}:{window}"
 
     def session_key(self, agent: str) -> str:
         """Hash: per-agent site session state (logged in as whom, since when)."""

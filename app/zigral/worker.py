@@ -8,6 +8,7 @@ published; a redelivered id whose result exists is re-published, not executed ag
 from __future__ import annotations
 
 import contextvars
+import datetime
 import logging
 import os
 import queue
@@ -30,6 +31,7 @@ from zigral.agents.base import Agent
 from zigral.browser import BrowserSession
 from zigral.config import Settings
 from zigral.constants import (
+    DEFERRED,
     EXPIRED,
     FAILED,
     NEEDS_HUMAN,
@@ -45,6 +47,7 @@ from zigral.errors import BrokerError, DeadlineExceeded, Rejected, StateError, T
 from zigral.logs import current_task
 from zigral.messages import Command, peek_id
 from zigral.metrics import AgentMetrics
+from zigral.quotas import QuotaFull, QuotaGate
 from zigral.state import TaskStore
 from zigral.urlpolicy import UrlPolicy
 
@@ -128,6 +131,7 @@ class Worker:
         self.metrics = AgentMetrics(agent.name, registry or CollectorRegistry())
         self.policy = url_policy(settings, agent.name)
         self.capture_store = captures.CaptureStore(settings.captures.dir, agent.name)
+        self.quotas = QuotaGate(self.store.client, self.names, agent.quota_account, agent.quota_limits)
         self.pid = os.getpid()
         self.owner = self.names.heartbeat_key(agent.name, settings.vm_id, self.pid)
         self.stopping = threading.Event()
@@ -387,18 +391,25 @@ class Worker:
         return min(command.timeout or self.rt.default_timeout, self.rt.max_timeout)
 
     def _run_locked(self, d: Delivery, command: Command) -> None:
-        attempt = self._state(self.store.begin_attempt, command.id)
-        if attempt > self.rt.max_attempts:
-            record = self._state(self.store.get, command.id) or {}
-            last = record.get("error") or "the agent died while running it"
-            reason = f"gave up after {attempt - 1} attempts (max {self.rt.max_attempts}): {last}"
-            self._finish(d, command, Outcome(FAILED, error=reason), dead_letter=True)
-            return
         try:
             action = self.agent.action(command.action)
             params = action.parse(command.params)
         except Rejected as exc:
             self._finish(d, command, Outcome(REJECTED, error=str(exc)), dead_letter=True)
+            return
+        if action.quota is not None:
+            full = self._state(self.quotas.take, action.quota)
+            if full is not None:
+                self._defer(d, command, full)
+                return
+        attempt = self._state(self.store.begin_attempt, command.id)
+        if attempt > self.rt.max_attempts:
+            if action.quota is not None:
+                self._state(self.quotas.give_back, action.quota)
+            record = self._state(self.store.get, command.id) or {}
+            last = record.get("error") or "the agent died while running it"
+            reason = f"gave up after {attempt - 1} attempts (max {self.rt.max_attempts}): {last}"
+            self._finish(d, command, Outcome(FAILED, error=reason), dead_letter=True)
             return
         self.current = command.id
         event = self._state(self.store.transition, command, RUNNING, self.settings.vm_id)
@@ -418,6 +429,9 @@ class Worker:
             self.metrics.in_progress.labels(self.agent.name).dec()
         if outcome is None:  # shutting down: the command went back to the queue
             return
+        did_nothing = isinstance(outcome.result, dict) and outcome.result.get("sent") is False
+        if action.quota is not None and (did_nothing or outcome.status == REJECTED):
+            self._state(self.quotas.give_back, action.quota)
         self.metrics.duration.labels(*labels).observe(time.monotonic() - started)
         if outcome.retryable and attempt < self.rt.max_attempts:
             self._retry(d, command, attempt, outcome)
@@ -498,6 +512,26 @@ class Worker:
 
     def _count_capture(self, kind: str, size: int) -> None:
         self.metrics.capture_bytes.labels(self.agent.name, kind).inc(size)
+
+    def _defer(self, d: Delivery, command: Command, full: QuotaFull) -> None:
+        """Over quota: not run and not lost. Back when the window reopens, or rejected if that is too late."""
+        when = datetime.datetime.fromtimestamp(full.reopens_at, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        what = (
+            f"quota {full.quota!r} of account {self.agent.quota_account!r} is used up for this {full.window}"
+        )
+        cutoff = command.created_at + (command.max_age or self.rt.default_max_age)
+        if full.reopens_at > cutoff:
+            error = f"{what}; it reopens at {when}, after the command's max age"
+            self._finish(d, command, Outcome(REJECTED, error=error), dead_letter=True)
+            return
+        note = f"{what}; deferred until {when}"
+        log.info("task %s %s", command.id, note)
+        event = self._state(self.store.transition, command, DEFERRED, self.settings.vm_id, error=note)
+        self.publisher.event(event)
+        delay = max(1.0, full.reopens_at - time.time()) + random.uniform(0, 30)
+        self.publisher.retry(self.agent.name, d.body, d.props, delay, deferred=True)
+        self._settle(d)
+        self.counts["deferred"] += 1
 
     def _retry(self, d: Delivery, command: Command, attempt: int, outcome: Outcome) -> None:
         base = min(self.rt.retry_max_delay, self.rt.retry_base_delay * 2 ** (attempt - 1))

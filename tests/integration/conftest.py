@@ -123,6 +123,7 @@ def purge_namespace(settings: Settings) -> None:
         for agent in AGENTS:
             ch.queue_delete(names.agent_queue(agent))
             ch.queue_delete(names.retry_queue(agent))
+            ch.queue_delete(names.deferred_queue(agent))
         ch.queue_delete(names.dead_letter_queue)
         for exchange in (names.commands_exchange, names.events_exchange, names.dead_letter_exchange):
             ch.exchange_delete(exchange)

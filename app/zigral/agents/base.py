@@ -5,17 +5,30 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from zigral.actions import GENERIC, Action
+from zigral.config import QuotaLimit, Settings
 from zigral.errors import Rejected
 
 
 class Agent:
-    """An agent: a name and a table of actions. Site agents add their actions in ``site_actions``."""
+    """An agent: a name and a table of actions. Site agents add theirs with :meth:`site_actions`."""
 
     name: ClassVar[str]
-    site_actions: ClassVar[dict[str, Action[Any]]] = {}
 
-    def __init__(self) -> None:
-        self.actions: dict[str, Action[Any]] = {**GENERIC, **self.site_actions}
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.actions: dict[str, Action[Any]] = {**GENERIC, **{a.name: a for a in self.site_actions()}}
+
+    def site_actions(self) -> list[Action[Any]]:
+        return []
+
+    @property
+    def quota_account(self) -> str:
+        """Whose quotas the agent's actions take (shared by every VM working for that account)."""
+        return "default"
+
+    @property
+    def quota_limits(self) -> dict[str, QuotaLimit]:
+        return {}
 
     def action(self, name: str) -> Action[Any]:
         try:
