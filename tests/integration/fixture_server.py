@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-Route = Callable[["Request"], tuple[int, dict[str, str], bytes]]
+Response = tuple[int, dict[str, str], bytes]
+Route = Callable[["Request"], Response]
 
 
 @dataclass

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
-from .fixture_server import FixtureServer, Request
+from .fixture_server import FixtureServer, Request, Response
 
 PAGE_SIZE = 3
 
@@ -118,7 +118,9 @@ class LinkedInSite:
         token = cookie["li_at"].value if "li_at" in cookie else None
         return token if token in self.sessions else None
 
-    def _page(self, title: str, body: str, status: int = 200, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    def _page(
+        self, title: str, body: str, status: int = 200, headers: dict[str, str] | None = None
+    ) -> Response:
         doc = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:0}} #global-nav{{background:#fff;border-bottom:1px solid #ccc;padding:8px}}
 main{{max-width:900px;margin:16px auto}} .artdeco-dropdown__content[hidden], [role=dialog][hidden]{{display:none}}
@@ -126,7 +128,7 @@ button{{margin:4px;padding:6px 12px;border-radius:16px;border:1px solid #0a66c2;
 </head><body>{body}</body></html>"""
         return status, {"Content-Type": "text/html; charset=utf-8", **(headers or {})}, doc.encode()
 
-    def _redirect(self, location: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    def _redirect(self, location: str, headers: dict[str, str] | None = None) -> Response:
         return 302, {"Location": location, **(headers or {})}, b""
 
     def _nav(self) -> str:
@@ -137,7 +139,7 @@ button{{margin:4px;padding:6px 12px;border-radius:16px;border:1px solid #0a66c2;
  src="data:image/gif;base64,R0lGODlhAQABAAAAACw="> Me</button></nav></header>"""
 
     # ------------------------------------------------------------------ login and checkpoint
-    def login_page(self, req: Request):  # type: ignore[no-untyped-def]
+    def login_page(self, req: Request) -> Response:
         if self._session(req):
             return self._redirect("/feed/")
         error = parse_qs(req.query).get("error", [""])[0]
@@ -150,7 +152,7 @@ button{{margin:4px;padding:6px 12px;border-radius:16px;border:1px solid #0a66c2;
 {alert}<button type="submit" aria-label="Sign in">Sign in</button></form></main>""",
         )
 
-    def login_submit(self, req: Request):  # type: ignore[no-untyped-def]
+    def login_submit(self, req: Request) -> Response:
         form = parse_qs(req.body.decode())
         self.logins += 1
         if (
@@ -165,7 +167,7 @@ button{{margin:4px;padding:6px 12px;border-radius:16px;border:1px solid #0a66c2;
             return self._redirect("/checkpoint/challenge/", cookie)
         return self._redirect("/feed/", cookie)
 
-    def checkpoint(self, req: Request):  # type: ignore[no-untyped-def]
+    def checkpoint(self, req: Request) -> Response:
         return self._page(
             "Security Verification | LinkedIn",
             """<main><h1>Let's do a quick security check</h1>
@@ -173,13 +175,13 @@ button{{margin:4px;padding:6px 12px;border-radius:16px;border:1px solid #0a66c2;
 <form method="post" action="/checkpoint/challenge/verify"><button type="submit" id="verify">Verify</button></form></main>""",
         )
 
-    def checkpoint_verify(self, req: Request):  # type: ignore[no-untyped-def]
+    def checkpoint_verify(self, req: Request) -> Response:
         token = self._session(req)
         if token:
             self.cleared_checkpoints.add(token)
         return self._redirect("/feed/")
 
-    def _guard(self, req: Request, path: str):  # type: ignore[no-untyped-def]
+    def _guard(self, req: Request, path: str) -> Response:
         token = self._session(req)
         if token is None:
             return self._redirect(f"/authwall?sessionRedirect={path}")
@@ -187,13 +189,13 @@ button{{margin:4px;padding:6px 12px;border-radius:16px;border:1px solid #0a66c2;
             return self._redirect("/checkpoint/challenge/")
         return None
 
-    def feed(self, req: Request):  # type: ignore[no-untyped-def]
+    def feed(self, req: Request) -> Response:
         return self._guard(req, "/feed/") or self._page(
             "Feed | LinkedIn", self._nav() + "<main><h1>Feed</h1><p>Start a post</p></main>"
         )
 
     # ------------------------------------------------------------------ search
-    def search(self, req: Request):  # type: ignore[no-untyped-def]
+    def search(self, req: Request) -> Response:
         if (blocked := self._guard(req, "/search/results/people/")) is not None:
             return blocked
         query = parse_qs(req.query)
@@ -227,7 +229,7 @@ button{{margin:4px;padding:6px 12px;border-radius:16px;border:1px solid #0a66c2;
         )
 
     # ------------------------------------------------------------------ profiles
-    def profile_page(self, req: Request):  # type: ignore[no-untyped-def]
+    def profile_page(self, req: Request) -> Response:
         slug = req.path.strip("/").split("/")[1]
         if (blocked := self._guard(req, req.path)) is not None:
             return blocked
@@ -297,14 +299,14 @@ async function sendMessage() {{
 <button class="msg-form__send-button" type="submit">Send</button></form></aside>{script}"""
         return self._page(f"{p.name} | LinkedIn", body)
 
-    def api_invite(self, req: Request):  # type: ignore[no-untyped-def]
+    def api_invite(self, req: Request) -> Response:
         data = json.loads(req.body)
         self.invitations.append({"slug": data["slug"], "note": data.get("note")})
         self.profiles[data["slug"]].state = "pending"
         time.sleep(self.invite_latency)  # lets a test kill the agent between "Send" and its ack
         return 200, {"Content-Type": "application/json"}, b"{}"
 
-    def api_message(self, req: Request):  # type: ignore[no-untyped-def]
+    def api_message(self, req: Request) -> Response:
         data = json.loads(req.body)
         self.profiles[data["slug"]].messages.append(data["text"])
         return 200, {"Content-Type": "application/json"}, b"{}"
