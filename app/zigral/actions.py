@@ -36,6 +36,9 @@ class ActionContext:
     on_capture: Callable[[str, int], None] = lambda kind, size: None
     # Report a status change while the action goes on (needs_human, then running again), with a note.
     report: Callable[[str, str | None], None] = lambda status, note: None
+    # What earlier attempts of this task remembered, and how to remember more (kept with the task record).
+    memo: dict[str, Any] = field(default_factory=dict)
+    remember: Callable[[str, Any], None] = lambda key, value: None
 
     def remaining_ms(self) -> float:
         return self.deadline.remaining_ms()

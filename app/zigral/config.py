@@ -189,6 +189,14 @@ class LincolnSettings(BaseModel):
     human_wait: float = Field(300, gt=0, description="seconds to wait for an operator to clear a checkpoint")
 
 
+class ShaunSettings(BaseModel):
+    """Google Sheets: where, how fast, how long to wait for a write to read back."""
+
+    base_url: str = "https://docs.google.com"
+    keystroke_delay_ms: float = Field(30, ge=0, description="delay between typed keys")
+    verify_timeout: float = Field(15, gt=0, description="seconds for a write to read back as written")
+
+
 class CapturesSettings(BaseModel):
     dir: Path = REPO_ROOT / "captures"
     max_age_days: float = Field(14.0, gt=0)
@@ -222,6 +230,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     runtime: RuntimeSettings = RuntimeSettings()
     lincoln: LincolnSettings = LincolnSettings()
+    shaun: ShaunSettings = ShaunSettings()
     captures: CapturesSettings = CapturesSettings()
     metrics: MetricsSettings = MetricsSettings()
 

@@ -72,7 +72,8 @@ class TaskStore:
         raw = cast(dict[str, str], self.client.hgetall(self.names.task_key(task_id)))
         if not raw:
             return None
-        record: dict[str, Any] = dict(raw)
+        record: dict[str, Any] = {k: v for k, v in raw.items() if not k.startswith("memo:")}
+        record["memo"] = {k[5:]: json.loads(v) for k, v in raw.items() if k.startswith("memo:")}
         for key in ("result", "captures", "params"):
             if key in record:
                 record[key] = json.loads(record[key])
@@ -83,6 +84,11 @@ class TaskStore:
             if key in record:
                 record[key] = float(record[key])
         return record
+
+    @translated
+    def remember(self, task_id: str, key: str, value: Any) -> None:
+        """Keep a fact about the work in progress (where an append started...) for a later attempt."""
+        self.client.hset(self.names.task_key(task_id), f"memo:{key}", json.dumps(value))
 
     @translated
     def reset_for_replay(self, task_id: str) -> None:

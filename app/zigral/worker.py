@@ -43,7 +43,7 @@ from zigral.constants import (
     Names,
 )
 from zigral.deadline import Deadline
-from zigral.errors import BrokerError, DeadlineExceeded, Rejected, StateError, TaskError
+from zigral.errors import BrokerError, DeadlineExceeded, Rejected, Retryable, StateError, TaskError
 from zigral.logs import current_task
 from zigral.messages import Command, peek_id
 from zigral.metrics import AgentMetrics
@@ -415,16 +415,19 @@ class Worker:
         event = self._state(self.store.transition, command, RUNNING, self.settings.vm_id)
         self.publisher.event(event)
         deadline = Deadline(self._timeout(command))
+        memo = (self._state(self.store.get, command.id) or {}).get("memo", {})
         labels = (self.agent.name, command.action)
         self.metrics.in_progress.labels(self.agent.name).inc()
         started = time.monotonic()
         try:
             if action.browser:
-                future = self.browser_thread.submit(lambda: self._execute(command, action, params, deadline))
+                future = self.browser_thread.submit(
+                    lambda: self._execute(command, action, params, deadline, memo)
+                )
                 outcome = self._wait(d, command, future, deadline)
                 self._drain_reports(d, command)
             else:
-                outcome = self._execute(command, action, params, deadline)
+                outcome = self._execute(command, action, params, deadline, memo)
         finally:
             self.metrics.in_progress.labels(self.agent.name).dec()
         if outcome is None:  # shutting down: the command went back to the queue
@@ -460,7 +463,9 @@ class Worker:
                 return None
         return future.result()
 
-    def _execute(self, command: Command, action: Any, params: Any, deadline: Deadline) -> Outcome:
+    def _execute(
+        self, command: Command, action: Any, params: Any, deadline: Deadline, memo: dict[str, Any]
+    ) -> Outcome:
         """Runs on the browser thread."""
         ctx_box: list[ActionContext] = []
 
@@ -473,6 +478,8 @@ class Worker:
                 self.capture_store,
                 on_capture=self._count_capture,
                 report=lambda status, note: self._reports.put((status, note)),
+                memo=memo,
+                remember=lambda key, value: self._remember(command.id, key, value),
             )
             ctx_box.append(ctx)
             result = action.run(ctx, params)
@@ -495,6 +502,13 @@ class Worker:
         except Exception as exc:  # a bug in an action must not kill the worker
             log.exception("action %s raised", command.action)
             return Outcome(FAILED, error=f"internal error: {type(exc).__name__}: {exc}")
+
+    def _remember(self, task_id: str, key: str, value: Any) -> None:
+        """Runs on the browser thread (redis-py is thread-safe); a lost Redis makes the attempt retryable."""
+        try:
+            self.store.remember(task_id, key, value)
+        except StateError as exc:
+            raise Retryable(f"could not record progress: {exc}") from None
 
     def _failure_capture(self, command: Command) -> Callable[[Any], list[str]]:
         def save(page: Any) -> list[str]:
