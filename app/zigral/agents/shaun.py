@@ -169,7 +169,7 @@ class Shaun(Agent):
     def _read(self, ctx: ActionContext, sid: str, tab: dict[str, Any], cells: str | None) -> list[list[str]]:
         """Values through the sheet's CSV export, in the signed-in browser context."""
         url = S.export_csv_url(self.cfg.base_url, sid, tab["gid"], cells)
-        # Fetched from the editor page itself: same origin, the signed-in cookies, as a person's browser would.
+        # Fetched from the editor page itself: same origin and signed-in cookies, as a person would.
         resp = ctx.page.evaluate(_FETCH_JS, url)
         if resp["status"] != 200 or "csv" not in resp["type"]:
             where = f"{resp['status']} ({resp['type'] or 'no type'})"
