@@ -1,0 +1,103 @@
+"""Private stacks for tests and benchmarks: a free display, free ports, own directories and namespace,
+so that they never collide with each other or with a running stack."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from zigral import broker, stack, state, supervision
+from zigral.config import Settings, load_settings
+from zigral.constants import AGENTS, Names
+from zigral.render import render
+from zigral.secrets import ensure_secrets
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def free_display() -> int:
+    while True:
+        n = random.randint(100, 4000)
+        if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists():
+            return n
+
+
+def unique_namespace() -> str:
+    return "zt" + uuid.uuid4().hex[:10]
+
+
+def private_settings(base: Path, **overrides: Any) -> Settings:
+    """Settings for a private stack under ``base``; ``overrides`` are groups (dicts) or plain settings."""
+    groups: dict[str, dict[str, Any]] = {
+        "paths": {"state_dir": base / "state", "run_dir": base / "run", "log_dir": base / "log"},
+        "display": {"number": free_display(), "width": 1280, "height": 800},
+        "vnc": {"port": free_port()},
+        "browser": {"cdp_port": free_port()},
+        "web": {"port": free_port(), "websockify_port": free_port()},
+        "captures": {"dir": base / "captures"},
+        "metrics": {"lincoln_port": free_port(), "shaun_port": free_port()},
+        "runtime": {"namespace": unique_namespace()},  # never share queues with a running stack
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            groups.setdefault(key, {}).update(value)
+    plain = {k: v for k, v in overrides.items() if not isinstance(v, dict)}
+    return load_settings(**groups, **plain)
+
+
+def purge_namespace(settings: Settings) -> None:
+    """Delete a private namespace's queues, exchanges and Redis keys."""
+    names = Names(settings.runtime.namespace)
+    conn = broker.connect(settings)
+    try:
+        ch = conn.channel()
+        for agent in AGENTS:
+            for queue in (names.agent_queue(agent), names.retry_queue(agent), names.deferred_queue(agent)):
+                ch.queue_delete(queue)
+        ch.queue_delete(names.dead_letter_queue)
+        for exchange in (names.commands_exchange, names.events_exchange, names.dead_letter_exchange):
+            ch.exchange_delete(exchange)
+    finally:
+        conn.close()
+    client = state.connect(settings)
+    try:
+        keys = list(client.scan_iter(match=f"{names.namespace}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def private_stack(wait: bool = True, timeout: float = 90, **overrides: Any) -> Iterator[Settings]:
+    """A private stack, up (with ``wait``: healthy) inside the block, stopped and removed after it."""
+    base = Path(tempfile.mkdtemp(prefix="zigral-private-"))
+    os.chmod(base, 0o755)  # the browser user must reach its profile below it
+    settings = private_settings(base, **overrides)
+    try:
+        if wait:
+            stack.up(settings, timeout=timeout)
+        else:
+            ensure_secrets(settings)
+            render(settings)
+            supervision.start(settings)
+        yield settings
+    finally:
+        try:
+            supervision.stop(settings)
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+            with contextlib.suppress(Exception):  # best effort: the services may be the thing under test
+                purge_namespace(settings)
