@@ -26,7 +26,11 @@ test:               ## the whole suite, real services included
 test-unit: install  ## only the tests that need no services
 	$(VENV)/pytest tests --ignore=tests/integration
 
+bench: install      ## the benchmark harness against a private stack; writes bench/results/latest.{md,json}
+	$(VENV)/pip install -q -e '.[bench]'
+	$(VENV)/python bench/run.py
+
 lint: install       ## ruff + mypy (strict)
-	$(VENV)/ruff check app tests
-	$(VENV)/ruff format --check app tests
+	$(VENV)/ruff check app tests bench
+	$(VENV)/ruff format --check app tests bench
 	$(VENV)/mypy

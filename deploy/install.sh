@@ -83,7 +83,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
     say "creating the venv in .venv"
     [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
     .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q -e '.[test,lint]'
+    .venv/bin/pip install -q -e '.[test,lint,bench]'
     echo "$want" > "$stamp"
 fi
 
