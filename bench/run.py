@@ -320,6 +320,36 @@ def memory(settings: Settings, url: str, commands: int) -> dict[str, Any]:
     }
 
 
+def proxy_hop(settings: Settings, url: str, n: int) -> dict[str, Any]:
+    """A page load with and without the egress proxy, interleaved, from two browsers launched alike."""
+    from zigral.launch import CHROMIUM_QUIET_FLAGS, proxy_args
+
+    direct, proxied = [], []
+    with sync_playwright() as pw:
+        launch = {"executable_path": "/usr/bin/chromium", "headless": True}
+        plain = pw.chromium.launch(args=["--no-sandbox", *CHROMIUM_QUIET_FLAGS], **launch)  # type: ignore[arg-type]
+        walled = pw.chromium.launch(
+            args=["--no-sandbox", *CHROMIUM_QUIET_FLAGS, *proxy_args(settings)],
+            **launch,  # type: ignore[arg-type]
+        )
+        pages = plain.new_page(), walled.new_page()
+        for i in range(n + 3):
+            for page, samples in zip(pages, (direct, proxied), strict=True):
+                t0 = time.perf_counter()
+                page.goto(f"{url}?i={i}")
+                if i >= 3:
+                    samples.append(time.perf_counter() - t0)
+        plain.close()
+        walled.close()
+    d, p = stats(direct), stats(proxied)
+    return {
+        "direct": d,
+        "proxied": p,
+        "ratio": p["median"] / d["median"],
+        "added_ms": (p["median"] - d["median"]) * 1000,
+    }
+
+
 def capture_cost(settings: Settings, url: str, n: int, tmp: Path) -> dict[str, Any]:
     samples = []
     with sync_playwright() as pw:
@@ -497,6 +527,8 @@ def main() -> int:
             results["memory"] = memory(settings, url, 20 if q else 1000)
             print("6/9 captures", flush=True)
             results["captures"] = capture_cost(settings, url, 3 if q else 20, settings.captures.dir)
+            print("6b/9 egress proxy hop", flush=True)
+            results["egress"] = proxy_hop(settings, url, 5 if q else 100)
             print("7/9 scale", flush=True)
             results["scale"] = scale(settings, url, [10] if q else [100, 1000, 10000], 10 if q else 200)
             print("4/9 recovery", flush=True)
@@ -558,6 +590,11 @@ def render(r: dict[str, Any]) -> str:
     lines.append(
         f"| PSS of the stack, idle | {mem['idle_total_mib']:.0f} MiB | after {mem['commands']} commands "
         f"{mem['after_total_mib']:.0f} MiB | {mem['after_total_mib'] / mem['idle_total_mib']:.2f}x |"
+    )
+    e = r["egress"]
+    lines.append(
+        f"| page load through the egress proxy | {ms(e['proxied'])} | direct {ms(e['direct'])} | "
+        f"{e['ratio']:.2f}x (+{e['added_ms']:.1f} ms) |"
     )
     cap = r["captures"]["screenshot_plus_html"]
     lines.append(f"| 1920x1080 screenshot + HTML snapshot | {ms(cap)} | | |")

@@ -28,6 +28,7 @@ PACKAGES=(
     xvfb x11vnc openbox          # the virtual display, its window manager, the VNC server
     chromium                     # the one persistent browser (never a downloaded build)
     nginx-light novnc            # the web front and the noVNC client it serves
+    squid                        # the egress proxy every browser request goes through
     fonts-dejavu-core fonts-liberation   # readable pages on the virtual display
     openssl                      # hashes generated secrets (VNC -rfbauth file, htpasswd)
     python3-venv                 # the project's venv

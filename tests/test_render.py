@@ -26,7 +26,17 @@ def test_the_rendered_supervisord_conf_declares_every_program(tmp_path: Path) ->
     options = ServerOptions()
     options.realize(args=["-c", str(settings.paths.supervisor_conf)])
     programs = {p.name for group in options.process_group_configs for p in group.process_configs}
-    assert programs == {"xvfb", "wm", "x11vnc", "chromium", "websockify", "nginx", "lincoln", "shaun"}
+    assert programs == {
+        "xvfb",
+        "wm",
+        "x11vnc",
+        "squid",
+        "chromium",
+        "websockify",
+        "nginx",
+        "lincoln",
+        "shaun",
+    }
     chromium = next(
         p for g in options.process_group_configs for p in g.process_configs if p.name == "chromium"
     )

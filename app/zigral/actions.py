@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zigral.captures import CaptureStore, scrub_passwords
 from zigral.deadline import Deadline
-from zigral.errors import Rejected
+from zigral.errors import Rejected, TaskError
 from zigral.messages import describe
 from zigral.urlpolicy import UrlPolicy
 
@@ -39,13 +39,26 @@ class ActionContext:
     # What earlier attempts of this task remembered, and how to remember more (kept with the task record).
     memo: dict[str, Any] = field(default_factory=dict)
     remember: Callable[[str, Any], None] = lambda key, value: None
+    on_egress_denied: Callable[[], None] = lambda: None
 
     def remaining_ms(self) -> float:
         return self.deadline.remaining_ms()
 
     def goto(self, url: str, wait_until: str = "load") -> Any:
         self.policy.check(url)
-        return self.page.goto(url, wait_until=wait_until, timeout=self.remaining_ms())  # type: ignore[arg-type]
+        response = self.page.goto(url, wait_until=wait_until, timeout=self.remaining_ms())  # type: ignore[arg-type]
+        if response is not None:
+            proxy_error = response.headers.get("x-squid-error", "")
+            if proxy_error.startswith("ERR_ACCESS_DENIED"):
+                self.on_egress_denied()
+                raise Rejected(
+                    f"the egress proxy refused {response.url} (a redirect to an internal address?)"
+                )
+            if response.status == 407 or proxy_error.startswith("ERR_CACHE_ACCESS_DENIED"):
+                raise TaskError(
+                    "the upstream proxy refused the credentials (407 Proxy Authentication Required)"
+                )
+        return response
 
     def capture(
         self, step: str, screenshot: bool = True, html: bool = True, full_page: bool = False

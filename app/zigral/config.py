@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from zigral.errors import ConfigError
@@ -63,6 +63,10 @@ class PathsSettings(BaseModel):
     @property
     def supervisor_pidfile(self) -> Path:
         return self.run_dir / "supervisord.pid"
+
+    @property
+    def squid_conf(self) -> Path:
+        return self.run_dir / "squid.conf"
 
     @property
     def nginx_conf(self) -> Path:
@@ -197,6 +201,33 @@ class ShaunSettings(BaseModel):
     verify_timeout: float = Field(15, gt=0, description="seconds for a write to read back as written")
 
 
+class EgressSettings(BaseModel):
+    """The supervised forward proxy every browser request goes through (see squid/squid.conf.in)."""
+
+    enabled: bool = True
+    port: Port = Field(3128, ge=1, le=65535)
+    binary: Path = Path("/usr/sbin/squid")
+    # The user's own proxy, http://user:password@host:port: from the environment or a secrets file
+    # (never the repo). Changing it: set it, then `zigral render` and `supervisorctl restart squid`.
+    upstream_url: SecretStr | None = None
+    upstream_file: Path | None = None
+    ip_echo_url: str = Field(
+        "", description="a URL that answers with the caller's public IP, for `zigral doctor`"
+    )
+
+    def upstream(self) -> str | None:
+        if self.upstream_url is not None:
+            return self.upstream_url.get_secret_value()
+        if self.upstream_file is not None:
+            try:
+                return self.upstream_file.read_text().strip() or None
+            except OSError as exc:
+                raise ConfigError(
+                    f"ZIGRAL_EGRESS__UPSTREAM_FILE={str(self.upstream_file)!r}: {exc}"
+                ) from None
+        return None
+
+
 class CapturesSettings(BaseModel):
     dir: Path = REPO_ROOT / "captures"
     max_age_days: float = Field(14.0, gt=0)
@@ -231,6 +262,7 @@ class Settings(BaseSettings):
     runtime: RuntimeSettings = RuntimeSettings()
     lincoln: LincolnSettings = LincolnSettings()
     shaun: ShaunSettings = ShaunSettings()
+    egress: EgressSettings = EgressSettings()
     captures: CapturesSettings = CapturesSettings()
     metrics: MetricsSettings = MetricsSettings()
 
@@ -251,10 +283,11 @@ class Settings(BaseSettings):
             "web.websockify_port": self.web.websockify_port,
             "metrics.lincoln_port": self.metrics.lincoln_port,
             "metrics.shaun_port": self.metrics.shaun_port,
+            "egress.port": self.egress.port,
         }
 
 
-def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
+def load_settings(env_file: Path | None = None, /, **overrides: Any) -> Settings:
     """Build the settings, turning a validation error into a :class:`ConfigError` naming the key."""
     try:
         settings = Settings(_env_file=env_file or ".env", **overrides)
@@ -297,8 +330,8 @@ def to_env(settings: Settings) -> dict[str, str]:
     for key, value in data.items():
         if isinstance(value, dict):
             for sub, subvalue in value.items():
-                if subvalue is None:
-                    continue
+                if subvalue is None or subvalue == "**********":
+                    continue  # secrets reach the programs through their own files or the environment
                 text = subvalue if isinstance(subvalue, str) else json.dumps(subvalue)
                 out[f"ZIGRAL_{key.upper()}__{sub.upper()}"] = text
         else:

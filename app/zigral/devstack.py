@@ -48,6 +48,7 @@ def private_settings(base: Path, **overrides: Any) -> Settings:
         "web": {"port": free_port(), "websockify_port": free_port()},
         "captures": {"dir": base / "captures"},
         "metrics": {"lincoln_port": free_port(), "shaun_port": free_port()},
+        "egress": {"port": free_port()},
         "runtime": {"namespace": unique_namespace()},  # never share queues with a running stack
     }
     for key, value in overrides.items():

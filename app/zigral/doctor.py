@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pika
 import redis
 
-from zigral import probes, supervision
+from zigral import egress, probes, supervision
 from zigral.config import Settings
 from zigral.errors import NotReady, StackError
 from zigral.secrets import read_secret
@@ -84,12 +84,35 @@ def _rabbitmq(settings: Settings) -> str:
     return f"connected (RabbitMQ {version.decode() if isinstance(version, bytes) else version})"
 
 
+def _egress(settings: Settings) -> str:
+    if not settings.egress.enabled:
+        return "disabled (ZIGRAL_EGRESS__ENABLED=false): the browser goes direct"
+    port = settings.egress.port
+    probes.tcp(port)
+    # The policy is loaded when the proxy refuses the stack's own CDP port.
+    status, headers, _ = probes.via_proxy(f"http://127.0.0.1:{settings.browser.cdp_port}/json/version", port)
+    if status != 403 or not headers.get("X-Squid-Error", "").startswith("ERR_ACCESS_DENIED"):
+        raise NotReady(f"the proxy let a request to the CDP port through (HTTP {status}): policy not loaded")
+    parts = [f"proxy up on 127.0.0.1:{port}, policy loaded (internal targets refused)"]
+    upstream = egress.upstream_address(settings)
+    if upstream is not None:
+        probes.tcp(upstream[1], host=upstream[0])
+        parts.append(f"upstream {upstream[0]}:{upstream[1]} reachable")
+    if settings.egress.ip_echo_url:
+        status, _, body = probes.via_proxy(settings.egress.ip_echo_url, port, timeout=10)
+        if status != 200:
+            raise NotReady(f"IP echo {settings.egress.ip_echo_url} answered {status} through the proxy")
+        parts.append(f"public IP {body.decode(errors='replace').strip()[:64]}")
+    return "; ".join(parts)
+
+
 CHECKS: list[tuple[str, Callable[[Settings], str]]] = [
     ("supervisor", _supervisor),
     ("X display", lambda s: probes.x_display(s.display.socket_path)),
     ("x11vnc", lambda s: probes.rfb_banner(s.vnc.port)),
     ("chromium CDP", _cdp),
     ("websockify", lambda s: probes.tcp(s.web.websockify_port)),
+    ("egress proxy", _egress),
     ("nginx auth", _nginx_auth),
     ("noVNC WebSocket", _nginx_websocket),
     ("redis", _redis),

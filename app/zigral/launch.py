@@ -112,6 +112,14 @@ def chown_tree(path: Path, uid: int, gid: int) -> None:
             os.lchown(os.path.join(root, name), uid, gid)
 
 
+def proxy_args(settings: Settings) -> list[str]:
+    """Every request through the egress proxy, loopback included (``<-loopback>`` undoes Chromium's
+    implicit bypass of localhost), so that the proxy judges all of them."""
+    if not settings.egress.enabled:
+        return []
+    return [f"--proxy-server=http://127.0.0.1:{settings.egress.port}", "--proxy-bypass-list=<-loopback>"]
+
+
 def chromium_argv(settings: Settings) -> list[str]:
     b, d = settings.browser, settings.display
     return [
@@ -123,6 +131,7 @@ def chromium_argv(settings: Settings) -> list[str]:
         "--window-position=0,0",
         f"--window-size={d.width},{d.height}",
         *CHROMIUM_QUIET_FLAGS,
+        *proxy_args(settings),
         *b.extra_args,
         b.start_url,
     ]
@@ -162,6 +171,8 @@ def run_x11vnc(settings: Settings) -> NoReturn:
 
 def run_chromium(settings: Settings) -> NoReturn:
     wait_forever(lambda: probes.x_display(settings.display.socket_path), "X display")
+    if settings.egress.enabled:
+        wait_forever(lambda: probes.tcp(settings.egress.port), "egress proxy")
     user = pwd.getpwnam(settings.browser.user)
     profile = settings.profile_dir
     profile.mkdir(parents=True, exist_ok=True)
@@ -192,6 +203,16 @@ def run_websockify(settings: Settings) -> NoReturn:
     _exec([sys.executable, "-m", "websockify", listen, f"127.0.0.1:{settings.vnc.port}"])
 
 
+def run_squid(settings: Settings) -> NoReturn:
+    """squid in the foreground (-N); its run and log dirs belong to the user it drops to."""
+    proxy = pwd.getpwnam("proxy")
+    for directory in (settings.paths.run_dir / "squid", settings.paths.log_dir / "squid"):
+        directory.mkdir(parents=True, exist_ok=True)
+        chown_tree(directory, proxy.pw_uid, proxy.pw_gid)
+    (settings.paths.run_dir / "squid" / "squid.pid").unlink(missing_ok=True)  # stale after a crash
+    _exec([str(settings.egress.binary), "-N", "-d", "1", "-f", str(settings.paths.squid_conf)])
+
+
 def run_nginx(settings: Settings) -> NoReturn:
     if shutil.which(str(settings.web.nginx_binary)) is None:
         raise StackError(f"nginx not found at {settings.web.nginx_binary} (ZIGRAL_WEB__NGINX_BINARY)")
@@ -208,6 +229,7 @@ PARTS: dict[str, Callable[[Settings], NoReturn]] = {
     "chromium": run_chromium,
     "websockify": run_websockify,
     "nginx": run_nginx,
+    "squid": run_squid,
 }
 
 

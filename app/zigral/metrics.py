@@ -56,6 +56,12 @@ class AgentMetrics:
         self.capture_bytes = Counter(
             "zigral_capture_bytes_total", "Bytes written to captures/", ["agent", "kind"], registry=registry
         )
+        self.egress_denied = Counter(
+            "zigral_egress_denied_total",
+            "Navigations the egress proxy refused (the proxy's access log has every refused request)",
+            ["agent"],
+            registry=registry,
+        )
         self.last_success = Gauge(
             "zigral_last_success_timestamp_seconds",
             "Unix time of the last succeeded command",

@@ -87,6 +87,20 @@ def http_status(url: str, auth: tuple[str, str] | None = None, timeout: float = 
         raise NotReady(f"{url}: {exc}") from None
 
 
+def via_proxy(url: str, proxy_port: int, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
+    """GET ``url`` through the HTTP proxy on 127.0.0.1:``proxy_port``: status, headers, body."""
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{proxy_port}"})
+    )
+    try:
+        with opener.open(url, timeout=timeout) as resp:
+            return int(resp.status), dict(resp.headers), resp.read(4096)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), dict(exc.headers), exc.read(4096)
+    except OSError as exc:
+        raise NotReady(f"{url} through the proxy on port {proxy_port}: {exc}") from None
+
+
 def websocket_upgrade(
     host: str, port: int, path: str, auth: tuple[str, str] | None = None, timeout: float = 3.0
 ) -> int:

@@ -12,6 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from zigral import egress
 from zigral.config import REPO_ROOT, Settings, to_env
 from zigral.errors import ConfigError
 
@@ -72,12 +73,14 @@ def render(settings: Settings) -> list[Path]:
     os.chmod(p.state_dir, 0o755)  # the browser user must reach its profile below it
     for sub in ("screenshots", "html"):
         (settings.captures.dir / sub).mkdir(parents=True, exist_ok=True)
-    values = template_values(settings)
+    values = {**template_values(settings), **egress.template_values(settings)}
     conf = fill((TEMPLATES / "supervisor" / "supervisord.conf.in").read_text(), values)
     nginx = fill((TEMPLATES / "nginx" / "nginx.conf.in").read_text(), values)
+    squid = fill((TEMPLATES / "squid" / "squid.conf.in").read_text(), values)
     env = "".join(f"{key}={shlex.quote(value)}\n" for key, value in sorted(to_env(settings).items()))
     # The env file holds the broker and Redis URLs, which may carry passwords.
     _write(p.env_file, env, 0o600)
     _write(p.supervisor_conf, conf, 0o600)
     _write(p.nginx_conf, nginx, 0o644)
-    return [p.supervisor_conf, p.nginx_conf, p.env_file]
+    _write(p.squid_conf, squid, 0o600)  # may hold the upstream proxy's credentials
+    return [p.supervisor_conf, p.nginx_conf, p.squid_conf, p.env_file]

@@ -480,6 +480,7 @@ class Worker:
                 report=lambda status, note: self._reports.put((status, note)),
                 memo=memo,
                 remember=lambda key, value: self._remember(command.id, key, value),
+                on_egress_denied=self.metrics.egress_denied.labels(self.agent.name).inc,
             )
             ctx_box.append(ctx)
             result = action.run(ctx, params)

@@ -37,6 +37,7 @@ def test_the_harness_runs_every_section_and_writes_its_table(tmp_path: Path) -> 
         "scale",
         "site_agents",
         "profile",
+        "egress",
     }
     assert expected <= set(results)
     assert results["overhead"]["ratio"] > 0 and results["throughput"]["dramatiq_median"] > 0

@@ -18,7 +18,17 @@ from .conftest import Stack
 
 pytestmark = pytest.mark.integration
 
-PROGRAMS = {"xvfb", "wm", "x11vnc", "chromium", "websockify", "nginx", "agents:lincoln", "agents:shaun"}
+PROGRAMS = {
+    "xvfb",
+    "wm",
+    "x11vnc",
+    "squid",
+    "chromium",
+    "websockify",
+    "nginx",
+    "agents:lincoln",
+    "agents:shaun",
+}
 
 
 def stack_pids(stack: Stack) -> set[int]:

@@ -1,0 +1,84 @@
+"""The egress policy, rendered for squid from the Settings: what the browser may reach, and through whom."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import unquote, urlsplit
+
+from zigral.config import Settings
+from zigral.errors import ConfigError
+
+
+def stack_ports(settings: Settings) -> list[int]:
+    """Every port of this stack and of its Redis and RabbitMQ: the browser may never reach them."""
+    ports = set(settings.loopback_ports().values())
+    for url, default in ((settings.redis.url, 6379), (settings.rabbitmq.url, 5672)):
+        ports.add(urlsplit(url).port or default)
+    return sorted(ports)
+
+
+def allow_lines(settings: Settings) -> tuple[str, str]:
+    """squid ``acl`` lines and ``http_access allow`` rules for ``runtime.allow_private``."""
+    acls, rules = [], []
+    for i, entry in enumerate(settings.runtime.allow_private):
+        name = f"allow_{i}"
+        host, port = entry, None
+        if entry.count(":") == 1:  # host:port (an IPv6 CIDR has more colons)
+            host, _, port_text = entry.partition(":")
+            if not port_text.isdigit():
+                raise ConfigError(f"ZIGRAL_RUNTIME__ALLOW_PRIVATE entry {entry!r}: the port is not a number")
+            port = int(port_text)
+        try:
+            ipaddress.ip_network(host, strict=False)
+            acls.append(f"acl {name} dst {host}")
+        except ValueError:
+            acls.append(f"acl {name} dstdomain {host}")
+        if port is not None:
+            acls.append(f"acl {name}_port port {port}")
+            rules.append(f"http_access allow from_browser {name} {name}_port")
+        else:
+            rules.append(f"http_access allow from_browser {name}")
+    if not acls:
+        return "# (none)", "# (none allowed)"
+    return "\n".join(acls), "\n".join(rules)
+
+
+def upstream_lines(settings: Settings) -> str:
+    """``cache_peer`` for the user's upstream proxy, with its credentials, and ``never_direct``."""
+    url = settings.egress.upstream()
+    if not url:
+        return "# (none: requests go direct)"
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname or not parts.port:
+        raise ConfigError(
+            "the upstream proxy must be http://[user:password@]host:port (ZIGRAL_EGRESS__UPSTREAM_URL)"
+        )
+    login = ""
+    if parts.username is not None:
+        user, password = unquote(parts.username), unquote(parts.password or "")
+        if any(c in user + password for c in " \t\n\"'"):
+            raise ConfigError(
+                "the upstream proxy's user or password contains a space or a quote, which squid refuses"
+            )
+        login = f" login={user}:{password}"
+    peer = f"cache_peer {parts.hostname} parent {parts.port} 0 no-query no-digest default name=upstream"
+    return f"{peer}{login}\nnever_direct allow all"
+
+
+def template_values(settings: Settings) -> dict[str, str]:
+    acls, rules = allow_lines(settings)
+    return {
+        "egress_port": str(settings.egress.port),
+        "egress_stack_ports": " ".join(str(p) for p in stack_ports(settings)),
+        "egress_allow_acls": acls,
+        "egress_allow_rules": rules,
+        "egress_upstream": upstream_lines(settings),
+    }
+
+
+def upstream_address(settings: Settings) -> tuple[str, int] | None:
+    url = settings.egress.upstream()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or 0
