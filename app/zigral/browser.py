@@ -6,9 +6,13 @@ is bound to the thread that started it. Playwright's errors become Zigral's here
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import queue
+import threading
 from collections.abc import Callable
-from typing import TypeVar
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
@@ -171,3 +175,29 @@ class BrowserSession:
         except (PlaywrightError, OSError) as exc:
             log.warning("could not capture the failure: %s", str(exc).splitlines()[0] if str(exc) else exc)
             return []
+
+
+class BrowserThread:
+    """One daemon thread that runs every Playwright call (Playwright's sync API is bound to one thread)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[Callable[[], Any], Future[Any]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="browser", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            fn, fut = job
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:
+                fut.set_exception(exc)
+
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        fut: Future[T] = Future()
+        ctx = contextvars.copy_context()
+        self._jobs.put((lambda: ctx.run(fn), fut))
+        return fut
+
+    def stop(self) -> None:
+        self._jobs.put(None)

@@ -274,6 +274,10 @@ class Settings(BaseSettings):
     def cdp_url(self) -> str:
         return f"http://127.0.0.1:{self.browser.cdp_port}"
 
+    def stack_ports(self) -> list[int]:
+        """Every port of this stack and of its Redis and RabbitMQ: the browser may never reach them."""
+        return _stack_ports(self)
+
     def loopback_ports(self) -> dict[str, int]:
         """Every port the stack binds, by name; they must not collide."""
         return {
@@ -285,6 +289,13 @@ class Settings(BaseSettings):
             "metrics.shaun_port": self.metrics.shaun_port,
             "egress.port": self.egress.port,
         }
+
+
+def _stack_ports(settings: Settings) -> list[int]:
+    ports = set(settings.loopback_ports().values())
+    for url, default in ((settings.redis.url, 6379), (settings.rabbitmq.url, 5672)):
+        ports.add(urlsplit(url).port or default)
+    return sorted(ports)
 
 
 def load_settings(env_file: Path | None = None, /, **overrides: Any) -> Settings:

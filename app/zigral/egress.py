@@ -9,14 +9,6 @@ from zigral.config import Settings
 from zigral.errors import ConfigError
 
 
-def stack_ports(settings: Settings) -> list[int]:
-    """Every port of this stack and of its Redis and RabbitMQ: the browser may never reach them."""
-    ports = set(settings.loopback_ports().values())
-    for url, default in ((settings.redis.url, 6379), (settings.rabbitmq.url, 5672)):
-        ports.add(urlsplit(url).port or default)
-    return sorted(ports)
-
-
 def allow_lines(settings: Settings) -> tuple[str, str]:
     """squid ``acl`` lines and ``http_access allow`` rules for ``runtime.allow_private``."""
     acls, rules = [], []
@@ -69,7 +61,7 @@ def template_values(settings: Settings) -> dict[str, str]:
     acls, rules = allow_lines(settings)
     return {
         "egress_port": str(settings.egress.port),
-        "egress_stack_ports": " ".join(str(p) for p in stack_ports(settings)),
+        "egress_stack_ports": " ".join(str(p) for p in settings.stack_ports()),
         "egress_allow_acls": acls,
         "egress_allow_rules": rules,
         "egress_upstream": upstream_lines(settings),

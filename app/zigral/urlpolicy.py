@@ -11,6 +11,7 @@ import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from zigral.config import Settings
 from zigral.errors import Rejected, Retryable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -36,6 +37,15 @@ class UrlPolicy:
     allow_private: tuple[str, ...] = ()  # host, host:port or CIDR
     allowed_hosts: tuple[str, ...] = ()  # when non-empty, only these hosts and their subdomains
     denied_ports: frozenset[int] = field(default_factory=frozenset)  # the stack's own ports
+
+    @classmethod
+    def from_settings(cls, settings: Settings, agent: str) -> UrlPolicy:
+        """The policy of one agent: the operator's allowlist, the agent's hosts, never the stack's ports."""
+        return cls(
+            allow_private=tuple(settings.runtime.allow_private),
+            allowed_hosts=tuple(settings.runtime.allowed_hosts.get(agent, ())),
+            denied_ports=frozenset(settings.stack_ports()),
+        )
 
     def check(self, url: str) -> str:
         """Return the URL when allowed; raise :class:`Rejected` naming the reason otherwise."""

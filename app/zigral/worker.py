@@ -7,7 +7,6 @@ published; a redelivered id whose result exists is re-published, not executed ag
 
 from __future__ import annotations
 
-import contextvars
 import datetime
 import logging
 import os
@@ -28,7 +27,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from zigral import broker, captures
 from zigral.actions import ActionContext
 from zigral.agents.base import Agent
-from zigral.browser import BrowserSession
+from zigral.browser import BrowserSession, BrowserThread
 from zigral.config import Settings
 from zigral.constants import (
     DEFERRED,
@@ -77,48 +76,6 @@ class Outcome:
     captures: list[str] = field(default_factory=list)
 
 
-class BrowserThread:
-    """One daemon thread that runs every Playwright call (Playwright's sync API is bound to one thread)."""
-
-    def __init__(self) -> None:
-        self._jobs: queue.Queue[tuple[Callable[[], Any], Future[Any]] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._loop, name="browser", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            fn, fut = job
-            try:
-                fut.set_result(fn())
-            except BaseException as exc:
-                fut.set_exception(exc)
-
-    def submit(self, fn: Callable[[], T]) -> Future[T]:
-        fut: Future[T] = Future()
-        ctx = contextvars.copy_context()
-        self._jobs.put((lambda: ctx.run(fn), fut))
-        return fut
-
-    def stop(self) -> None:
-        self._jobs.put(None)
-
-
-def url_policy(settings: Settings, agent: str) -> UrlPolicy:
-    denied = set(settings.loopback_ports().values())
-    for url in (settings.redis.url, settings.rabbitmq.url):
-        port = (
-            pika.URLParameters(url).port
-            if url.startswith("amqp")
-            else int(url.rsplit(":", 1)[1].split("/")[0])
-        )
-        denied.add(port)
-    return UrlPolicy(
-        allow_private=tuple(settings.runtime.allow_private),
-        allowed_hosts=tuple(settings.runtime.allowed_hosts.get(agent, ())),
-        denied_ports=frozenset(denied),
-    )
-
-
 class Worker:
     """Runs one agent until :meth:`request_stop` (SIGTERM)."""
 
@@ -129,7 +86,7 @@ class Worker:
         self.names = Names(self.rt.namespace)
         self.store = TaskStore.from_settings(settings)
         self.metrics = AgentMetrics(agent.name, registry or CollectorRegistry())
-        self.policy = url_policy(settings, agent.name)
+        self.policy = UrlPolicy.from_settings(settings, agent.name)
         self.capture_store = captures.CaptureStore(settings.captures.dir, agent.name)
         self.quotas = QuotaGate(self.store.client, self.names, agent.quota_account, agent.quota_limits)
         self.pid = os.getpid()
