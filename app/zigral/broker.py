@@ -73,6 +73,22 @@ def declare_topology(channel: BlockingChannel, names: Names, agents: tuple[str, 
             )
 
 
+def _carried(
+    props: pika.BasicProperties, headers: Any, expiration: str | None = None
+) -> pika.BasicProperties:
+    """A command's properties for its retry or dead letter: persistent, same ids, same reply queue."""
+    return pika.BasicProperties(
+        content_type=props.content_type,
+        delivery_mode=PERSISTENT,
+        priority=props.priority,
+        message_id=props.message_id,
+        correlation_id=props.correlation_id,
+        reply_to=props.reply_to,
+        headers=headers,
+        expiration=expiration,
+    )
+
+
 class Publisher:
     """Publishes with publisher confirms and ``mandatory``: a message that reaches no queue is an error."""
 
@@ -110,16 +126,7 @@ class Publisher:
         self, agent: str, body: bytes, props: pika.BasicProperties, delay: float, deferred: bool = False
     ) -> None:
         """Send a command back after ``delay`` seconds through the agent's retry (or deferred) queue."""
-        retry_props = pika.BasicProperties(
-            content_type=props.content_type,
-            delivery_mode=PERSISTENT,
-            priority=props.priority,
-            message_id=props.message_id,
-            correlation_id=props.correlation_id,
-            reply_to=props.reply_to,
-            headers=props.headers,
-            expiration=str(max(1, int(delay * 1000))),
-        )
+        retry_props = _carried(props, props.headers, expiration=str(max(1, int(delay * 1000))))
         queue = self.names.deferred_queue(agent) if deferred else self.names.retry_queue(agent)
         self._publish("", queue, body, retry_props)
 
@@ -146,16 +153,7 @@ class Publisher:
     ) -> None:
         headers: dict[str, Any] = dict(props.headers or {})
         headers.update({HEADER_REASON: reason[:1000], HEADER_STATUS: status, HEADER_AGENT: agent})
-        dl_props = pika.BasicProperties(
-            content_type=props.content_type,
-            delivery_mode=PERSISTENT,
-            priority=props.priority,
-            message_id=props.message_id,
-            correlation_id=props.correlation_id,
-            reply_to=props.reply_to,
-            headers=headers,
-        )
-        self._publish(self.names.dead_letter_exchange, agent, body, dl_props)
+        self._publish(self.names.dead_letter_exchange, agent, body, _carried(props, headers))
 
 
 def dead_letters(channel: BlockingChannel, names: Names, limit: int = 100) -> list[dict[str, Any]]:
