@@ -40,6 +40,18 @@ def site() -> Iterator[FixtureServer]:
 
 
 @pytest.fixture(scope="module")
+def cookie_site(site: FixtureServer) -> FixtureServer:
+    site.page("/login-once", "<title>signed in</title>", headers={"Set-Cookie": "session=kept; Max-Age=86400; Path=/"})
+
+    @site.route("/whoami")
+    def whoami(req: Any) -> tuple[int, dict[str, str], bytes]:
+        cookie = req.headers.get("Cookie", "")
+        return 200, {"Content-Type": "text/html"}, f"<title>{cookie or 'nobody'}</title>".encode()
+
+    return site
+
+
+@pytest.fixture(scope="module")
 def rt(site: FixtureServer) -> Iterator[Stack]:
     services_available(load_settings())
     with booted_stack(
@@ -371,3 +383,13 @@ def test_tabs_do_not_leak_over_many_commands(rt: Stack, site: FixtureServer) -> 
     for task_id in ids[-5:]:
         wait_status(rt, task_id, {"succeeded"}, timeout=300)
     assert tabs() == before
+
+
+def test_a_login_made_in_the_browser_survives_a_chromium_restart(rt: Stack, cookie_site: FixtureServer) -> None:
+    assert call(rt, "navigate", params={"url": cookie_site.url("/login-once")}).status == "succeeded"
+    old = rt.pid("chromium")
+    assert "chromium: started" in rt.ctl("restart", "chromium")
+    assert rt.pid("chromium") != old
+    result = call(rt, "navigate", params={"url": cookie_site.url("/whoami")})
+    assert result.status == "succeeded", result
+    assert result.result["title"] == "session=kept"
