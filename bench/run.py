@@ -11,7 +11,7 @@ local fixture page, and measures, side by side and interleaved where a ratio is 
 6. captures: a 1920x1080 screenshot plus the HTML snapshot;
 7. scale: drain throughput and latency with 100 / 1,000 / 10,000 queued commands; both agents at once;
 8. site agents: Lincoln's visit_profile and Shaun's 10x10 write+verify on the local fixture sites;
-9. where the time goes: a wall-clock profile (yappi) of an in-process agent over navigate commands.
+9. where the time goes: timers on the boundaries of an in-process agent over navigate commands.
 
 Writes ``bench/results/latest.json`` and ``latest.md``. Benchmarks are not tests: nothing here asserts a time.
 """
@@ -449,47 +449,71 @@ def site_agents(
 
 
 def profile_agent(settings: Settings, url: str, n: int) -> dict[str, Any]:
-    """Wall-clock profile (yappi, all threads) of an in-process Lincoln worker over ``n`` navigates."""
-    import yappi
+    """Where an in-process Lincoln worker's wall time goes over ``n`` navigate commands.
+
+    Timers wrap the boundaries (Redis commands and pipelines, publishes with confirms, the browser call,
+    decoding) and count only on the agent's own two threads; a tracing profiler would inflate the
+    Python-heavy Redis client many times over and blur the picture.
+    """
+    import redis
 
     from zigral.agents.lincoln import Lincoln
+    from zigral.broker import Publisher
+    from zigral.browser import BrowserSession
+    from zigral.messages import Result
     from zigral.worker import Worker
 
     private = settings.model_copy(
         update={"runtime": settings.runtime.model_copy(update={"namespace": unique_namespace()})}
     )
     worker = Worker(private, Lincoln(private))
-    yappi.set_clock_type("wall")
-    yappi.start()
-    thread = threading.Thread(target=worker.run, daemon=True)
+    thread = threading.Thread(target=worker.run, name="zigral-worker", daemon=True)
+    spans: dict[str, float] = {}
+    counting = threading.Event()
+    patched: list[tuple[Any, str, Any]] = []
+
+    def timed(owner: Any, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                if counting.is_set() and threading.get_ident() in (thread.ident, worker.browser_thread.ident):
+                    spans[label] = spans.get(label, 0.0) + time.perf_counter() - t0
+
+        patched.append((owner, name, original))
+        setattr(owner, name, wrapper)
+
+    timed(Worker, "_handle", "total")
+    timed(BrowserSession, "run", "Playwright + Chromium (browser thread)")
+    timed(redis.client.Redis, "execute_command", "Redis")
+    timed(redis.client.Pipeline, "execute", "Redis")
+    timed(Publisher, "_publish", "AMQP publish with confirms")
+    timed(Command, "decode", "JSON / pydantic")
+    timed(Result, "encode", "JSON / pydantic")
     thread.start()
     store = TaskStore.from_settings(private)
-    with Client(private) as client:
-        for _ in range(3):  # warm-up: attach, first tab
-            client.call(Command(agent="lincoln", action="navigate", params={"url": url}), timeout=60)
-        yappi.clear_stats()
-        ids = [
-            client.submit(Command(agent="lincoln", action="navigate", params={"url": url})) for _ in range(n)
-        ]
-    wait_done(store, ids, timeout=600)
-    stats_ = yappi.get_func_stats()
-    yappi.stop()
-    worker.request_stop()
-    thread.join(timeout=30)
-
-    def ttot(module_part: str, name: str) -> float:
-        return sum(f.ttot for f in stats_ if module_part in f.module and f.name == name)
-
-    total = ttot("zigral/worker.py", "Worker._handle")
-    parts = {
-        "Playwright + Chromium (browser thread)": ttot("zigral/browser.py", "BrowserSession.run"),
-        "Redis": ttot("redis/client.py", "Redis.execute_command")
-        + ttot("redis/client.py", "Pipeline.execute"),
-        "AMQP publish with confirms": ttot("zigral/broker.py", "Publisher._publish"),
-        "JSON / pydantic": ttot("zigral/messages.py", "Command.decode")
-        + ttot("zigral/messages.py", "Result.encode"),
-    }
-    parts["Zigral's own code and waiting"] = max(0.0, total - sum(parts.values()))
+    try:
+        with Client(private) as client:
+            for _ in range(3):  # warm-up: attach, first tab
+                client.call(Command(agent="lincoln", action="navigate", params={"url": url}), timeout=60)
+            counting.set()
+            ids = [
+                client.submit(Command(agent="lincoln", action="navigate", params={"url": url}))
+                for _ in range(n)
+            ]
+        wait_done(store, ids, timeout=600)
+        counting.clear()
+    finally:
+        for owner, name, original in reversed(patched):
+            setattr(owner, name, original)
+        worker.request_stop()
+        thread.join(timeout=30)
+    total = spans.pop("total", 0.0)
+    parts = dict(spans)
+    parts["Zigral's own code (the rest of the path)"] = max(0.0, total - sum(parts.values()))
     return {
         "commands": n,
         "handle_ms_per_command": total / n * 1000,
@@ -506,9 +530,23 @@ def main() -> int:
         "--quick", action="store_true", help="tiny counts: keeps the harness working (smoke test)"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument(
+        "--only-profile", action="store_true", help="rerun the profile into the existing results"
+    )
     args = parser.parse_args()
     q = args.quick
     results: dict[str, Any] = {"machine": machine(), "quick": q}
+    if args.only_profile:
+        results = json.loads((args.out / "latest.json").read_text())
+        with serve() as server:
+            server.page("/bench", PAGE)
+            url = server.url("/bench")
+            with private_stack(runtime={"allow_private": [url.split("/")[2]]}) as settings:
+                results["profile"] = profile_agent(settings, url, 10 if q else 200)
+        (args.out / "latest.json").write_text(json.dumps(results, indent=2))
+        (args.out / "latest.md").write_text(render(results))
+        print(render(results))
+        return 0
     tmpdir = tempfile.mkdtemp(prefix="zigral-bench-")
     with serve() as server:
         server.page("/bench", PAGE)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zigral.captures import CaptureStore, scrub_passwords
 from zigral.deadline import Deadline
-from zigral.errors import Rejected, TaskError
+from zigral.errors import Rejected, Retryable, TaskError
 from zigral.messages import describe
 from zigral.urlpolicy import UrlPolicy
 
@@ -57,6 +57,10 @@ class ActionContext:
             if response.status == 407 or proxy_error.startswith("ERR_CACHE_ACCESS_DENIED"):
                 raise TaskError(
                     "the upstream proxy refused the credentials (407 Proxy Authentication Required)"
+                )
+            if proxy_error:  # the proxy could not reach the site: what Chromium alone reports as net::ERR_*
+                raise Retryable(
+                    f"navigation error: the egress proxy could not fetch {response.url}: {proxy_error}"
                 )
         return response
 

@@ -199,5 +199,9 @@ class BrowserThread:
         self._jobs.put((lambda: ctx.run(fn), fut))
         return fut
 
+    @property
+    def ident(self) -> int | None:
+        return self._thread.ident
+
     def stop(self) -> None:
         self._jobs.put(None)

@@ -2,19 +2,25 @@
 
 Each launcher waits for what its program needs (the X socket, the VNC port), cleans what a crash
 leaves behind (stale X locks, Chromium's Singleton files), then replaces itself with the program,
-so that supervisor manages the real process. Waiting instead of failing keeps slow boots from
-ending FATAL.
+so that supervisor manages the real process (Chromium's launcher stays as its parent: see there).
+Waiting instead of failing keeps slow boots from ending FATAL.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import json
 import logging
 import os
 import pwd
 import resource
 import shutil
+import signal
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -42,6 +48,8 @@ CHROMIUM_QUIET_FLAGS = (
 )
 
 CHROMIUM_SINGLETONS = ("SingletonLock", "SingletonSocket", "SingletonCookie")
+CHROMIUM_CLOSE_GRACE = 10.0  # seconds for Chromium to close its windows before it gets SIGTERM
+PR_SET_PDEATHSIG = 1
 
 
 def wait_forever(probe: Callable[[], object], what: str, report_every: float = 10.0) -> None:
@@ -170,6 +178,8 @@ def run_x11vnc(settings: Settings) -> NoReturn:
 
 
 def run_chromium(settings: Settings) -> NoReturn:
+    """Unlike the other launchers this one stays as Chromium's parent: on SIGTERM it closes the browser's
+    windows through CDP, so that Chromium shuts down the normal way and keeps its cookies."""
     wait_forever(lambda: probes.x_display(settings.display.socket_path), "X display")
     if settings.egress.enabled:
         wait_forever(lambda: probes.tcp(settings.egress.port), "egress proxy")
@@ -181,10 +191,6 @@ def run_chromium(settings: Settings) -> NoReturn:
     home = settings.paths.state_dir / "browser-home"
     home.mkdir(parents=True, exist_ok=True)
     chown_tree(home, user.pw_uid, user.pw_gid)
-    # Drop to the unprivileged user so that Chromium's sandbox stays on.
-    os.initgroups(user.pw_name, user.pw_gid)
-    os.setgid(user.pw_gid)
-    os.setuid(user.pw_uid)
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(home),
@@ -194,7 +200,48 @@ def run_chromium(settings: Settings) -> NoReturn:
         "XDG_CONFIG_HOME": str(home / ".config"),
         "XDG_CACHE_HOME": str(home / ".cache"),
     }
-    _exec(chromium_argv(settings), env)
+
+    def drop_privileges() -> None:
+        # The unprivileged user keeps Chromium's sandbox on. The parent-death signal is set after
+        # setuid (which clears it): if this launcher is killed, the browser goes with it.
+        os.initgroups(user.pw_name, user.pw_gid)
+        os.setgid(user.pw_gid)
+        os.setuid(user.pw_uid)
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    browser = subprocess.Popen(chromium_argv(settings), env=env, preexec_fn=drop_privileges)
+    stopping: list[float] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        if not stopping:
+            stopping.append(time.monotonic())
+            log.info("closing Chromium's windows so that it flushes its profile")
+            close_all_tabs(settings.browser.cdp_port)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while True:
+        try:
+            code = browser.wait(timeout=1)
+            break
+        except subprocess.TimeoutExpired:
+            if stopping and time.monotonic() - stopping[0] > CHROMIUM_CLOSE_GRACE:
+                browser.terminate()  # it did not close by itself: the plain signal
+    sys.exit(code if code >= 0 else 128 - code)
+
+
+def close_all_tabs(cdp_port: int) -> None:
+    """Close every tab through CDP's HTTP endpoint. With its last window closed Chromium shuts down the
+    normal way and writes cookies and logins to the profile; a SIGTERM can lose the last ones."""
+    base = f"http://127.0.0.1:{cdp_port}/json"
+    try:
+        with urllib.request.urlopen(f"{base}/list", timeout=2) as resp:
+            targets = json.load(resp)
+        for target in targets:
+            if target.get("type") == "page":
+                urllib.request.urlopen(f"{base}/close/{target['id']}", timeout=2).close()
+    except (OSError, ValueError) as exc:
+        log.warning("could not close Chromium's tabs (%s); it gets a plain SIGTERM", exc)
 
 
 def run_websockify(settings: Settings) -> NoReturn:

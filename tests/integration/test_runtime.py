@@ -41,7 +41,11 @@ def site() -> Iterator[FixtureServer]:
 
 @pytest.fixture(scope="module")
 def cookie_site(site: FixtureServer) -> FixtureServer:
-    site.page("/login-once", "<title>signed in</title>", headers={"Set-Cookie": "session=kept; Max-Age=86400; Path=/"})
+    site.page(
+        "/login-once",
+        "<title>signed in</title>",
+        headers={"Set-Cookie": "session=kept; Max-Age=86400; Path=/"},
+    )
 
     @site.route("/whoami")
     def whoami(req: Any) -> tuple[int, dict[str, str], bytes]:
@@ -234,7 +238,8 @@ def test_a_retryable_failure_is_retried_with_backoff_then_dead_lettered(rt: Stac
     history = [h["status"] for h in store_of(rt).history(result.id)]
     assert history == ["running", "queued", "running", "queued", "running", "failed"]
     letter = dead_letters(rt)[result.id]
-    assert letter["status"] == "failed" and "ERR_CONNECTION_REFUSED" in letter["reason"]
+    # Through the egress proxy the refused connection is squid's ERR_CONNECT_FAIL (errno 111).
+    assert letter["status"] == "failed" and "ERR_CONNECT_FAIL 111" in letter["reason"]
     record = store_of(rt).get(result.id)
     assert record is not None and record["attempts"] == 3
     assert any(path.endswith(".png") for path in record["captures"])  # captured on failure
@@ -385,7 +390,9 @@ def test_tabs_do_not_leak_over_many_commands(rt: Stack, site: FixtureServer) -> 
     assert tabs() == before
 
 
-def test_a_login_made_in_the_browser_survives_a_chromium_restart(rt: Stack, cookie_site: FixtureServer) -> None:
+def test_a_login_made_in_the_browser_survives_a_chromium_restart(
+    rt: Stack, cookie_site: FixtureServer
+) -> None:
     assert call(rt, "navigate", params={"url": cookie_site.url("/login-once")}).status == "succeeded"
     old = rt.pid("chromium")
     assert "chromium: started" in rt.ctl("restart", "chromium")
