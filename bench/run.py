@@ -60,7 +60,17 @@ from zigral.urlpolicy import UrlPolicy  # noqa: E402
 PAGE = """<!doctype html><html><head><title>Bench page</title></head>
 <body><h1>Benchmark fixture</h1><p>{}</p></body></html>""".format("lorem ipsum " * 200)
 
-PROGRAMS = ("xvfb", "wm", "x11vnc", "squid", "chromium", "websockify", "nginx", "agents:lincoln", "agents:shaun")
+PROGRAMS = (
+    "xvfb",
+    "wm",
+    "x11vnc",
+    "squid",
+    "chromium",
+    "websockify",
+    "nginx",
+    "agents:lincoln",
+    "agents:shaun",
+)
 
 
 # ---------------------------------------------------------------------------- statistics
