@@ -10,7 +10,7 @@ from zigral.errors import ConfigError
 def test_the_stacks_own_ports_and_its_services_ports_are_all_refused() -> None:
     settings = load_settings(redis={"url": "redis://10.0.0.9:6390/0"})
     ports = template_values(settings)["egress_stack_ports"].split()
-    assert {"9222", "5900", "6080", "8080", "9101", "9102", "3128", "6390", "5672"} == set(ports)
+    assert {"9222", "5900", "6080", "8080", "9101", "9102", "9103", "3128", "6390", "5672"} == set(ports)
 
 
 def test_allowed_hosts_ports_and_networks_become_squid_rules() -> None:

@@ -36,6 +36,7 @@ def test_the_rendered_supervisord_conf_declares_every_program(tmp_path: Path) ->
         "nginx",
         "lincoln",
         "shaun",
+        "ops",  # the [eventlistener:ops]
     }
     chromium = next(
         p for g in options.process_group_configs for p in g.process_configs if p.name == "chromium"

@@ -103,6 +103,10 @@ class Action(Generic[P]):
 
 
 # ---------------------------------------------------------------------------- params
+class NoParams(Params):
+    """An action that takes nothing (``{}``)."""
+
+
 class NavigateParams(Params):
     url: str = Field(min_length=1, max_length=4096)
     wait_until: Literal["load", "domcontentloaded", "networkidle", "commit"] = "load"

@@ -117,6 +117,7 @@ class Publisher:
             message_id=command.id,
             correlation_id=command.id,
             reply_to=reply_to,
+            timestamp=int(command.created_at),  # RabbitMQ reports the queue head's age from it
         )
         self._publish(
             self.names.commands_exchange, f"{command.agent}.{command.action}", command.encode(), props
@@ -138,6 +139,15 @@ class Publisher:
             )
         except Unroutable:
             pass  # nobody listens to this status right now; the Redis stream keeps it
+
+    def agent_event(self, agent: str, kind: str, data: dict[str, Any]) -> None:
+        """An event about the agent itself (``agent.<agent>.needs_human``, ``agent.<agent>.session_ok``)."""
+        props = pika.BasicProperties(content_type="application/json", delivery_mode=PERSISTENT)
+        body = json.dumps({"agent": agent, "event": kind, **data}).encode()
+        try:
+            self._publish(self.names.events_exchange, f"agent.{agent}.{kind}", body, props)
+        except Unroutable:
+            pass  # nobody listens right now; the metric and the status page still show it
 
     def reply(self, reply_to: str, correlation_id: str | None, event: Result) -> None:
         props = pika.BasicProperties(

@@ -57,11 +57,13 @@ class BrowserSession:
         connect_timeout: float,
         on_connect: Callable[[bool], None] = lambda reconnected: None,
         on_disconnect: Callable[[], None] = lambda: None,
+        on_crash: Callable[[], None] = lambda: None,
     ) -> None:
         self.cdp_port = cdp_port
         self.connect_timeout = connect_timeout
         self.on_connect = on_connect
         self.on_disconnect = on_disconnect
+        self.on_crash = on_crash
         self._pw: Playwright | None = None
         self._browser: Browser | None = None
         self._page: Page | None = None
@@ -115,8 +117,12 @@ class BrowserSession:
         context = self.context(deadline)
         if self._page is None or self._page.is_closed():
             self._page = context.new_page()
-            self._page.on("crash", lambda _p: log.warning("the work tab crashed"))
+            self._page.on("crash", lambda _p: self._crashed())
         return self._page
+
+    def _crashed(self) -> None:
+        log.warning("the work tab crashed")
+        self.on_crash()
 
     def peek(self) -> Page | None:
         """The work tab if it is open, without attaching."""

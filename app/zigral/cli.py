@@ -11,10 +11,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import redis
 from pydantic import ValidationError
 
 from zigral.config import Settings, load_settings, masked
-from zigral.errors import ZigralError
+from zigral.constants import AGENTS
+from zigral.errors import StateError, ZigralError
 
 log = logging.getLogger("zigral")
 
@@ -216,6 +218,50 @@ def _cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_ops(args: argparse.Namespace, settings: Settings) -> int:
+    from zigral.logs import setup_json_logging
+    from zigral.ops.service import OpsService
+
+    setup_json_logging(stream=sys.stderr)  # stdout belongs to supervisor's event listener protocol
+    return OpsService(settings).run()
+
+
+def _cmd_recycle(args: argparse.Namespace, settings: Settings) -> int:
+    import urllib.error
+    import urllib.request
+
+    url = f"http://127.0.0.1:{settings.metrics.ops_port}/recycle"
+    req = urllib.request.Request(url, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=settings.ops.recycle_drain_timeout + 120) as resp:
+            answer = json.load(resp)
+    except urllib.error.HTTPError as exc:
+        answer = json.load(exc)
+    except OSError as exc:
+        print(f"zigral: error: the ops listener at {url} does not answer: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(answer))
+    if not answer.get("done"):
+        print(f"zigral: recycle not done: {answer.get('detail')}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
+    from zigral.constants import Names
+
+    key = Names(settings.runtime.namespace).needs_human_key(args.agent, settings.vm_id)
+    try:
+        released = _store(settings).client.delete(key)
+    except redis.RedisError as exc:
+        raise StateError(f"Redis: {exc}") from None
+    if not released:
+        print(f"zigral: {args.agent} on {settings.vm_id} is not waiting for a person", file=sys.stderr)
+        return 1
+    print(f"{args.agent} on {settings.vm_id} takes commands again; its next canary checks the session anew")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zigral", description=__doc__)
     parser.add_argument("--env-file", type=Path, help="read settings from this file (default: ./.env)")
@@ -241,6 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("doctor", _cmd_doctor, "check every part of the stack for real")
     ex = add("exec", _cmd_exec, "run one supervised program (used by supervisord)")
     ex.add_argument("part")
+    add("ops", _cmd_ops, "the supervisor event listener: VM metrics, status page data (used by supervisord)")
+    add("recycle", _cmd_recycle, "restart Chromium at a safe point: agents pause, finish, resume")
+    rs = add("resume", _cmd_resume, "release an agent held for a person (e.g. to send it a login command)")
+    rs.add_argument("agent", choices=AGENTS)
     ag = add("agent", _cmd_agent, "run an agent (used by supervisord)")
     ag.add_argument("name")
 

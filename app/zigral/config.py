@@ -239,6 +239,28 @@ class MetricsSettings(BaseModel):
     bind: str = "127.0.0.1"
     lincoln_port: Port = Field(9101, ge=1, le=65535)
     shaun_port: Port = Field(9102, ge=1, le=65535)
+    ops_port: Port = Field(9103, ge=1, le=65535, description="the ops exporter: /metrics and /status.json")
+
+
+class OpsSettings(BaseModel):
+    """The whole VM's watch: the supervisor event listener, browser recycling and site-session canaries."""
+
+    # A program that exits unexpectedly this many times within crash_loop_window seconds is a crash loop.
+    crash_loop_restarts: int = Field(3, ge=2)
+    crash_loop_window: float = Field(300.0, gt=0)
+    # Recycle Chromium at a safe point once its processes use this much memory (PSS) ...
+    recycle_max_pss_mib: int = Field(3072, ge=0, description="0: never recycle for memory")
+    # ... or once it has served this many commands since it started.
+    recycle_max_commands: int = Field(5000, ge=0, description="0: never recycle for commands")
+    # How often the thresholds are checked (reading Chromium's memory costs ~20 ms of CPU).
+    recycle_check_interval: float = Field(30.0, ge=5)
+    # How long a recycle waits for the commands in flight to finish before it gives up (and resumes).
+    recycle_drain_timeout: float = Field(600.0, gt=0)
+    # Every this many seconds each site agent checks, when idle, that its site session is still logged in.
+    canary_interval: float = Field(900.0, ge=0, description="0: no canaries")
+    # RabbitMQ's management API, for unacknowledged counts and the age of the next waiting command.
+    # Empty: derived from the AMQP URL (same host and credentials, port 15672).
+    management_url: str = ""
 
 
 class Settings(BaseSettings):
@@ -265,6 +287,7 @@ class Settings(BaseSettings):
     egress: EgressSettings = EgressSettings()
     captures: CapturesSettings = CapturesSettings()
     metrics: MetricsSettings = MetricsSettings()
+    ops: OpsSettings = OpsSettings()
 
     @property
     def profile_dir(self) -> Path:
@@ -287,6 +310,7 @@ class Settings(BaseSettings):
             "web.websockify_port": self.web.websockify_port,
             "metrics.lincoln_port": self.metrics.lincoln_port,
             "metrics.shaun_port": self.metrics.shaun_port,
+            "metrics.ops_port": self.metrics.ops_port,
             "egress.port": self.egress.port,
         }
 

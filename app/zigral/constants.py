@@ -92,12 +92,38 @@ class Names:
         """String with a TTL of interval + 1 s: a live worker. It vanishes when the worker dies."""
         return f"{self.namespace}:heartbeat:{agent}:{vm_id}:{pid}"
 
-    def heartbeat_pattern(self, agent: str = "*") -> str:
-        return f"{self.namespace}:heartbeat:{agent}:*"
+    def heartbeat_pattern(self, agent: str = "*", vm_id: str = "*") -> str:
+        return f"{self.namespace}:heartbeat:{agent}:{vm_id}:*"
+
+    @staticmethod
+    def heartbeat_agent(key: str) -> str:
+        """The agent a heartbeat key belongs to."""
+        return key.split(":")[-3]
+
+    @property
+    def heartbeats_index(self) -> str:
+        """Sorted set: heartbeat keys scored by when they expire, so live workers are listed without SCAN."""
+        return f"{self.namespace}:heartbeats"
 
     def quota_key(self, account: str, quota: str, window: str) -> str:
         """Counter with a TTL past its window's end: uses of a quota by an account in one day or ISO week."""
         return f"{self.namespace}:quota:{account}:{quota}:{window}"
+
+    def recycle_key(self, vm_id: str) -> str:
+        """String with a TTL: a Chromium recycle of this VM is under way; its agents stop taking commands."""
+        return f"{self.namespace}:vm:{vm_id}:recycle"
+
+    def drained_key(self, vm_id: str) -> str:
+        """Set: heartbeat keys of this VM's workers that are idle and detached for the recycle under way."""
+        return f"{self.namespace}:vm:{vm_id}:recycle:drained"
+
+    def browser_commands_key(self, vm_id: str) -> str:
+        """Counter: browser commands this VM's Chromium has served since it last started."""
+        return f"{self.namespace}:vm:{vm_id}:browser:commands"
+
+    def needs_human_key(self, agent: str, vm_id: str) -> str:
+        """String: why this VM's agent waits for a person (its site session is gone); absent when fine."""
+        return f"{self.namespace}:vm:{vm_id}:needs_human:{agent}"
 
     def session_key(self, agent: str) -> str:
         """Hash: per-agent site session state (logged in as whom, since when)."""

@@ -27,6 +27,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports: every socket stays bound until all are chosen, so none repeats."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+
+
 def free_display() -> int:
     while True:
         n = random.randint(100, 4000)
@@ -40,16 +49,18 @@ def unique_namespace() -> str:
 
 def private_settings(base: Path, **overrides: Any) -> Settings:
     """Settings for a private stack under ``base``; ``overrides`` are groups (dicts) or plain settings."""
+    vnc, cdp, web, websockify, lincoln, shaun, ops, egress = free_ports(8)
     groups: dict[str, dict[str, Any]] = {
         "paths": {"state_dir": base / "state", "run_dir": base / "run", "log_dir": base / "log"},
         "display": {"number": free_display(), "width": 1280, "height": 800},
-        "vnc": {"port": free_port()},
-        "browser": {"cdp_port": free_port()},
-        "web": {"port": free_port(), "websockify_port": free_port()},
+        "vnc": {"port": vnc},
+        "browser": {"cdp_port": cdp},
+        "web": {"port": web, "websockify_port": websockify},
         "captures": {"dir": base / "captures"},
-        "metrics": {"lincoln_port": free_port(), "shaun_port": free_port()},
-        "egress": {"port": free_port()},
+        "metrics": {"lincoln_port": lincoln, "shaun_port": shaun, "ops_port": ops},
+        "egress": {"port": egress},
         "runtime": {"namespace": unique_namespace()},  # never share queues with a running stack
+        "ops": {"canary_interval": 0},  # a test that wants session canaries turns them on
     }
     for key, value in overrides.items():
         if isinstance(value, dict):

@@ -57,6 +57,18 @@ def _nginx_websocket(settings: Settings) -> str:
     return "101 Switching Protocols to websockify"
 
 
+def _status_page(settings: Settings) -> str:
+    """The ops listener answers, on loopback and through nginx (the status page's data)."""
+    metrics = probes.http_status(f"http://127.0.0.1:{settings.metrics.ops_port}/metrics")
+    if metrics != 200:
+        raise NotReady(f"the ops exporter answered {metrics} on /metrics")
+    url = f"http://127.0.0.1:{settings.web.port}/status.json"
+    status = probes.http_status(url, auth=_web_credentials(settings))
+    if status != 200:
+        raise NotReady(f"{url} answered {status} through nginx")
+    return "/metrics on loopback, /status/ through nginx"
+
+
 def _redis(settings: Settings) -> str:
     client = redis.Redis.from_url(settings.redis.url, socket_connect_timeout=2, socket_timeout=2)
     try:
@@ -115,6 +127,7 @@ CHECKS: list[tuple[str, Callable[[Settings], str]]] = [
     ("egress proxy", _egress),
     ("nginx auth", _nginx_auth),
     ("noVNC WebSocket", _nginx_websocket),
+    ("ops + status page", _status_page),
     ("redis", _redis),
     ("rabbitmq", _rabbitmq),
 ]

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import time
+from typing import TextIO
 
 current_task: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_task", default=None)
 
@@ -28,8 +29,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_json_logging(level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(sys.stdout)
+def setup_json_logging(level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    """JSON lines on ``stream`` (stdout; the ops listener passes stderr, its stdout is supervisor's)."""
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -52,6 +52,7 @@ def template_values(settings: Settings) -> dict[str, str]:
         "nginx_worker_user": settings.web.nginx_worker_user,
         "novnc_dir": str(settings.web.novnc_dir),
         "captures_dir": str(settings.captures.dir),
+        "ops_port": str(settings.metrics.ops_port),
     }
 
 

@@ -6,6 +6,7 @@ recent-tasks index and the events stream never disagree. redis-py's errors becom
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import json
 import time
@@ -248,21 +249,34 @@ class TaskStore:
     @translated
     def heartbeat(self, agent: str, vm_id: str, pid: int, ttl: float, **info: str) -> None:
         key = self.names.heartbeat_key(agent, vm_id, pid)
-        payload = json.dumps({"agent": agent, "vm_id": vm_id, "pid": pid, "at": time.time(), **info})
-        self.client.set(key, payload, px=int(ttl * 1000))
+        now = time.time()
+        payload = json.dumps({"agent": agent, "vm_id": vm_id, "pid": pid, "at": now, **info})
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(key, payload, px=int(ttl * 1000))
+        pipe.zadd(self.names.heartbeats_index, {key: now + ttl})
+        pipe.zremrangebyscore(self.names.heartbeats_index, "-inf", now - 3600)  # long-gone workers
+        pipe.execute()
 
     @translated
     def clear_heartbeat(self, agent: str, vm_id: str, pid: int) -> None:
-        self.client.delete(self.names.heartbeat_key(agent, vm_id, pid))
+        key = self.names.heartbeat_key(agent, vm_id, pid)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.delete(key)
+        pipe.zrem(self.names.heartbeats_index, key)
+        pipe.execute()
+
+    @translated
+    def live_heartbeat_keys(self, agent: str = "*", vm_id: str = "*") -> list[str]:
+        """Keys of the heartbeats that have not expired, optionally of one agent and one VM."""
+        keys = cast(list[str], self.client.zrangebyscore(self.names.heartbeats_index, time.time(), "+inf"))
+        wanted = self.names.heartbeat_pattern(agent, vm_id)
+        return [k for k in keys if fnmatch.fnmatchcase(k, wanted)]
 
     @translated
     def heartbeats(self, agent: str = "*") -> list[dict[str, Any]]:
-        out = []
-        for key in self.client.scan_iter(match=self.names.heartbeat_pattern(agent), count=200):
-            value = self.client.get(key)
-            if value:
-                out.append(json.loads(cast(str, value)))
-        return out
+        keys = self.live_heartbeat_keys(agent)
+        values = cast(list[str | None], self.client.mget(keys)) if keys else []
+        return [json.loads(v) for v in values if v]
 
     # ------------------------------------------------------------------ events
     @translated

@@ -25,7 +25,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from prometheus_client import CollectorRegistry, start_http_server
 
 from zigral import broker, captures
-from zigral.actions import ActionContext
+from zigral.actions import ActionContext, NoParams
 from zigral.agents.base import Agent
 from zigral.browser import BrowserSession, BrowserThread
 from zigral.config import Settings
@@ -43,6 +43,7 @@ from zigral.constants import (
 )
 from zigral.deadline import Deadline
 from zigral.errors import BrokerError, DeadlineExceeded, Rejected, Retryable, StateError, TaskError
+from zigral.holds import RECYCLE, CanarySchedule, Holds
 from zigral.logs import current_task
 from zigral.messages import Command, peek_id
 from zigral.metrics import AgentMetrics
@@ -91,6 +92,16 @@ class Worker:
         self.quotas = QuotaGate(self.store.client, self.names, agent.quota_account, agent.quota_limits)
         self.pid = os.getpid()
         self.owner = self.names.heartbeat_key(agent.name, settings.vm_id, self.pid)
+        self.holds = Holds(self.store.client, self.names, agent.name, settings.vm_id, self.owner)
+        self.canary = CanarySchedule(settings.ops.canary_interval if agent.canary_action else 0.0)
+        if agent.canary_action:
+            self.holds.restore()  # still waiting for a person since before a restart: keep holding
+            if self.holds.human_reason:
+                self.canary.done(held=True)
+                self.metrics.needs_human.labels(agent.name).set(1)
+        self.held: str | None = None  # why the worker takes no commands now (holds.py)
+        self._drained = False
+        self._consumer: str | None = None  # the consumer tag while taking commands
         self.stopping = threading.Event()
         self.counts: Counter[str] = Counter()
         self.pending: deque[Delivery] = deque()
@@ -108,6 +119,7 @@ class Worker:
             settings.browser.connect_timeout,
             on_connect=lambda again: self._browser_connected(again),
             on_disconnect=lambda: self.metrics.browser_connected.labels(labels).set(0),
+            on_crash=self.metrics.page_crashes.labels(labels).inc,
         )
         self.browser_thread = BrowserThread()
 
@@ -175,18 +187,90 @@ class Worker:
         broker.declare_topology(consume, self.names)
         self._publisher = broker.Publisher(conn.channel(), self.names)
         consume.basic_qos(prefetch_count=self.rt.prefetch)
-        tag = consume.basic_consume(self.names.agent_queue(self.agent.name), self._on_message)
+        self._consumer = None
         self.metrics.broker_connected.labels(self.agent.name).set(1)
-        log.info("%s consuming %s", self.agent.name, self.names.agent_queue(self.agent.name))
         while not self.stopping.is_set() and not self.abandoned:
+            self._hold_or_resume(consume)
             conn.process_data_events(time_limit=0.5)
             self._tick()
             while self.pending and not self.stopping.is_set() and not self.abandoned:
                 self._handle(self.pending.popleft())
-        consume.basic_cancel(tag)
+                self._hold_or_resume(consume)
+            if not self.pending and self.canary.due() and self.held != RECYCLE:
+                self._run_canary()
+        if self._consumer is not None:
+            consume.basic_cancel(self._consumer)
+            self._consumer = None
+        self._give_back_pending()
+
+    def _give_back_pending(self) -> None:
         while self.pending:  # delivered but not started: give them back
             d = self.pending.popleft()
             self._settle(d, requeue=True)
+
+    # ------------------------------------------------------------------ holds (recycle, needs a person)
+    def _hold_or_resume(self, consume: BlockingChannel) -> None:
+        """Between commands: stop consuming while held, drain for a recycle, consume again after."""
+        reason = self.holds.reason()
+        if reason and self._consumer is not None:
+            consume.basic_cancel(self._consumer)
+            self._consumer = None
+            self._give_back_pending()
+            log.info("%s holds its queue: %s", self.agent.name, reason)
+        if reason == RECYCLE and not self._drained:
+            # Detach at this safe point: the recycled browser is attached afresh afterwards.
+            detached = self.browser_thread.submit(self.browser.close)
+            self._pump(60, until=detached.done)
+            self.metrics.browser_connected.labels(self.agent.name).set(0)
+            try:
+                self.holds.drained()
+                self._drained = True
+            except StateError as exc:
+                log.warning("could not report drained: %s", exc)
+        if not reason and self._consumer is None:
+            queue_name = self.names.agent_queue(self.agent.name)
+            self._consumer = consume.basic_consume(queue_name, self._on_message)
+            log.info("%s consuming %s", self.agent.name, queue_name)
+            if self._drained:
+                self._drained = False
+                self.attach_soon()
+        if reason != self.held:
+            self.held = reason
+            self.metrics.paused.labels(self.agent.name).set(1 if reason else 0)
+            self.metrics.needs_human.labels(self.agent.name).set(1 if self.holds.human_reason else 0)
+            self._last_beat = 0.0  # show it in the heartbeat now
+
+    def _run_canary(self) -> None:
+        """Is the site still logged in? Not: hold the queue and ask for a person. Unknown: no change."""
+        name = self.agent.canary_action
+        assert name is not None
+        action = self.agent.action(name)
+        deadline = Deadline(60)
+
+        def work(page: Any) -> Any:
+            ctx = ActionContext(page, f"canary-{self.agent.name}", deadline, self.policy, self.capture_store)
+            return action.run(ctx, NoParams())
+
+        future = self.browser_thread.submit(lambda: self.browser.run(deadline, work))
+        self._pump(deadline.remaining() + HARD_GRACE, until=future.done)
+        try:
+            answer = future.result(timeout=0)
+        except Exception as exc:  # a canary that cannot tell changes nothing
+            log.warning("session canary could not tell: %s", str(exc).splitlines()[0] if str(exc) else exc)
+            self.canary.done(self.holds.human_reason is not None)
+            return
+        self.metrics.site_logged_in.labels(self.agent.name).set(1 if answer.get("logged_in") else 0)
+        try:
+            kind = self.holds.canary_answer(answer, ttl=3 * max(self.settings.ops.canary_interval, 60))
+            self.metrics.needs_human.labels(self.agent.name).set(1 if self.holds.human_reason else 0)
+            if kind is not None:  # published after the metric, so a listener that hears it sees both
+                note = self.holds.human_reason or "the site session is back; taking commands again"
+                log.log(logging.ERROR if kind == "needs_human" else logging.INFO, "%s: %s", kind, note)
+                details = {"reason": note} if kind == "needs_human" else answer
+                self.publisher.agent_event(self.agent.name, kind, {"vm_id": self.settings.vm_id, **details})
+        except (StateError, BrokerError) as exc:
+            log.warning("canary outcome not recorded: %s", exc)
+        self.canary.done(self.holds.human_reason is not None)
 
     def _on_message(
         self, channel: BlockingChannel, method: Any, props: pika.BasicProperties, body: bytes
@@ -221,6 +305,7 @@ class Worker:
                     self.pid,
                     ttl=self.rt.heartbeat_interval + 1,
                     task=self.current or "",
+                    paused=self.held or "",
                     host=os.uname().nodename,
                 )
             except StateError as exc:
@@ -387,6 +472,8 @@ class Worker:
                 outcome = self._execute(command, action, params, deadline, memo)
         finally:
             self.metrics.in_progress.labels(self.agent.name).dec()
+            if action.browser:
+                self.holds.count_browser_command()  # toward ops.recycle_max_commands
         if outcome is None:  # shutting down: the command went back to the queue
             return
         did_nothing = isinstance(outcome.result, dict) and outcome.result.get("sent") is False

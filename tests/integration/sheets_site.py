@@ -94,6 +94,9 @@ class Spreadsheet:
 class SheetsSite:
     spreadsheets: dict[str, Spreadsheet] = field(default_factory=dict)
     writes: int = 0
+    # True: /ServiceLogin signs the browser in at once (most tests). False: it shows Google's sign-in form,
+    # as for a browser whose session is gone; a person (the test) signs in by setting the SID cookie.
+    auto_sign_in: bool = True
 
     def __post_init__(self) -> None:
         budget = Spreadsheet("budget1", "Team budget", [Tab(0, "Sheet1"), Tab(1842, "Expenses")])
@@ -105,6 +108,7 @@ class SheetsSite:
 
     def install(self, server: FixtureServer) -> None:
         server.routes["/ServiceLogin"] = self.sign_in
+        server.routes["/spreadsheets/u/0/"] = self.home
         for sid in self.spreadsheets:
             base = f"/spreadsheets/d/{sid}"
             server.routes[f"{base}/edit"] = self.editor
@@ -122,7 +126,26 @@ class SheetsSite:
 
     def sign_in(self, req: Request) -> Response:
         target = parse_qs(req.query).get("continue", ["/"])[0]
-        return 302, {"Location": target, "Set-Cookie": "SID=signed-in; Path=/"}, b""
+        if self.auto_sign_in:
+            return 302, {"Location": target, "Set-Cookie": "SID=signed-in; Path=/"}, b""
+        page = """<!doctype html><html><head><title>Sign in - Google Accounts</title></head><body>
+<h1 id="headingText">Sign in</h1><form><label for="identifierId">Email or phone</label>
+<input type="email" id="identifierId" name="identifier" autocomplete="username">
+<button type="button">Next</button></form></body></html>"""
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
+
+    def home(self, req: Request) -> Response:
+        """The Sheets home: the user's spreadsheets under Google's bar with the account chip."""
+        if not self._signed_in(req):
+            return 302, {"Location": f"/ServiceLogin?continue={req.path}"}, b""
+        items = "".join(
+            f'<li><a href="/spreadsheets/d/{sid}/edit">{html.escape(s.title)}</a></li>'
+            for sid, s in self.spreadsheets.items()
+        )
+        page = f"""<!doctype html><html><head><title>Google Sheets</title></head><body>
+<header><a role="button" aria-label="Google Account: Test Operator (operator@example.com)" href="#">TO</a></header>
+<main><h1>Recent spreadsheets</h1><ul>{items}</ul></main></body></html>"""
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
 
     def _csv(self, tab: Tab, rng: str | None) -> Response:
         top, left, bottom, right = 0, 0, ROWS - 1, COLS - 1

@@ -28,6 +28,7 @@ PROGRAMS = {
     "nginx",
     "agents:lincoln",
     "agents:shaun",
+    "ops",
 }
 
 

@@ -13,6 +13,8 @@ class Agent:
     """An agent: a name and a table of actions. Site agents add theirs with :meth:`site_actions`."""
 
     name: ClassVar[str]
+    # The action the session canary runs (no params; its result says ``logged_in``), or None for no canary.
+    canary_action: ClassVar[str | None] = None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

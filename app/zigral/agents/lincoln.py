@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 from playwright.sync_api import Locator
 from pydantic import Field, field_validator
 
-from zigral.actions import Action, ActionContext, Params
+from zigral.actions import Action, ActionContext, NoParams, Params
 from zigral.agents import linkedin_locators as L
 from zigral.agents.base import Agent
 from zigral.config import QuotaLimit, Settings
@@ -24,10 +24,6 @@ from zigral.constants import NEEDS_HUMAN, RUNNING
 from zigral.errors import Rejected, TaskError
 
 NOTE_LIMIT = 300
-
-
-class NoParams(Params):
-    pass
 
 
 class SearchParams(Params):
@@ -61,6 +57,7 @@ class MessageParams(ProfileParams):
 
 class Lincoln(Agent):
     name = "lincoln"
+    canary_action = "check_session"
 
     def __init__(self, settings: Settings) -> None:
         self.cfg = settings.lincoln

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from zigral.actions import Action, ActionContext, Params
+from zigral.actions import Action, ActionContext, NoParams, Params
 from zigral.agents import sheets_locators as S
 from zigral.agents.a1 import Cell, Range, column_name, parse_range
 from zigral.agents.base import Agent
@@ -107,6 +107,7 @@ def shown(value: Value) -> str | None:
 
 class Shaun(Agent):
     name = "shaun"
+    canary_action = "check_session"
 
     def __init__(self, settings: Settings) -> None:
         self.cfg = settings.shaun
@@ -114,6 +115,7 @@ class Shaun(Agent):
 
     def site_actions(self) -> list[Action[Any]]:
         return [
+            Action("check_session", NoParams, self.check_session),
             Action("open_sheet", OpenParams, self.open_sheet),
             Action("read_range", RangeParams, self.read_range),
             Action("write_range", WriteParams, self.write_range),
@@ -235,6 +237,15 @@ class Shaun(Agent):
         return Range(sheet, start, Cell(start.row + len(rows) - 1, start.col + width - 1))
 
     # ------------------------------------------------------------------ actions
+    def check_session(self, ctx: ActionContext, p: NoParams) -> dict[str, Any]:
+        """Signed in to Google or not, and as whom (the Sheets home sends a signed-out browser to sign-in)."""
+        ctx.goto(S.home_url(self.cfg.base_url), "domcontentloaded")
+        if S.SIGN_IN.search(urlsplit(ctx.page.url).path) or S.sign_in_form(ctx.page).count():
+            return {"logged_in": False}
+        account = S.account_button(ctx.page)
+        label = account.first.get_attribute("aria-label") if account.count() else None
+        return {"logged_in": True, "account": S.account_name(label)}
+
     def open_sheet(self, ctx: ActionContext, p: OpenParams) -> dict[str, Any]:
         sid = self._open(ctx, p.spreadsheet)
         tab = self._tab(ctx, p.sheet)

@@ -11,6 +11,30 @@ from playwright.sync_api import Locator, Page
 SPREADSHEET_ID = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
 
 
+# Where Google sends a signed-out browser: accounts.google.com/ServiceLogin, /v3/signin/..., /signin/...
+SIGN_IN = re.compile(r"^/(ServiceLogin|v3/signin|signin)\b")
+_ACCOUNT = re.compile(r"^Google Account: (.+?)\s*(\(|$)")
+
+
+def home_url(base: str) -> str:
+    """The Sheets home: it lists the user's spreadsheets, or redirects to sign-in."""
+    return f"{base}/spreadsheets/u/0/"
+
+
+def sign_in_form(page: Page) -> Locator:
+    return page.get_by_label("Email or phone")
+
+
+def account_button(page: Page) -> Locator:
+    """The account chip in Google's bar: aria-label "Google Account: Name (email)"."""
+    return page.get_by_label(re.compile(r"^Google Account: "))
+
+
+def account_name(label: str | None) -> str | None:
+    m = _ACCOUNT.match(label or "")
+    return m.group(1) if m else None
+
+
 def edit_url(base: str, spreadsheet_id: str) -> str:
     return f"{base}/spreadsheets/d/{spreadsheet_id}/edit"
 
