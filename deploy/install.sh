@@ -33,6 +33,7 @@ PACKAGES=(
     openssl                      # hashes generated secrets (VNC -rfbauth file, htpasswd)
     python3-venv                 # the project's venv
     procps curl ca-certificates
+    iproute2                     # ss: the ops exporter counts VNC viewers and the bytes sent to them
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -116,8 +117,26 @@ fi
 if ! reachable "$amqp_host" "$amqp_port"; then
     say "RabbitMQ at $amqp_host:$amqp_port does not answer: installing and starting it"
     command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
+    rabbitmq-plugins enable --offline rabbitmq_management >/dev/null   # queue figures for the ops exporter
+    mkdir -p /etc/rabbitmq   # the management API on loopback only (the ops exporter is its only user)
+    grep -qs '^management.tcp.ip' /etc/rabbitmq/rabbitmq.conf || echo 'management.tcp.ip = 127.0.0.1' >> /etc/rabbitmq/rabbitmq.conf
     rabbitmq-server -detached
     for _ in $(seq 120); do reachable "$amqp_host" "$amqp_port" && break; sleep 0.5; done
     reachable "$amqp_host" "$amqp_port" || { echo "install: RabbitMQ did not start" >&2; exit 1; }
 fi
+
+# The ops exporter reads unacknowledged counts and the next command's age from RabbitMQ's management API
+# (port 15672, loopback). A broker on this machine gets the plugin (shipped with Debian's rabbitmq-server);
+# a remote one is left as it is, and the exporter falls back to ready counts over AMQP.
+case "$amqp_host" in
+    127.*|localhost|::1)
+        if ! reachable "$amqp_host" 15672 && command -v rabbitmq-plugins >/dev/null; then
+            say "enabling RabbitMQ's management plugin on the local broker"
+            if rabbitmq-plugins enable rabbitmq_management >/dev/null 2>&1; then
+                for _ in $(seq 60); do reachable "$amqp_host" 15672 && break; sleep 0.5; done
+            fi
+            reachable "$amqp_host" 15672 || say "warning: no management API; queue metrics give ready counts only"
+        fi
+        ;;
+esac
 say "ready"
