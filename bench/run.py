@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,6 +71,7 @@ PROGRAMS = (
     "nginx",
     "agents:lincoln",
     "agents:shaun",
+    "ops",
 )
 
 
@@ -532,6 +534,53 @@ def profile_agent(settings: Settings, url: str, n: int) -> dict[str, Any]:
     }
 
 
+def ops_cost(settings: Settings, url: str, scrapes: int, idle_s: float) -> dict[str, Any]:
+    """What watching the VM costs: the ops listener's memory and CPU per scrape and at rest; a recycle."""
+    ops = psutil.Process(supervision.pid_of(settings, "ops"))
+
+    def cpu() -> float:
+        t = ops.cpu_times()
+        return t.user + t.system
+
+    base = f"http://127.0.0.1:{settings.metrics.ops_port}"
+
+    def get(path: str) -> float:
+        t0 = time.perf_counter()
+        with urllib.request.urlopen(base + path, timeout=30) as resp:
+            resp.read()
+        return time.perf_counter() - t0
+
+    call(settings, "lincoln", "navigate", url=url)  # a tab with a page, as in service
+    get("/metrics")
+    before = cpu()
+    scrape = [get("/metrics") for _ in range(scrapes)]
+    per_scrape_cpu = (cpu() - before) / scrapes
+    status = [get("/status.json") for _ in range(scrapes)]
+    before = cpu()
+    time.sleep(idle_s)
+    idle_cpu = (cpu() - before) / idle_s
+    req = urllib.request.Request(base + "/recycle", method="POST")
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=300) as resp:
+        recycled = json.load(resp)
+    recycle_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    call(settings, "lincoln", "navigate", url=url)
+    first_after = time.perf_counter() - t1
+    return {
+        "pss_mib": pss(settings, "ops") / 2**20,
+        "scrape": stats(scrape),
+        "cpu_ms_per_scrape": per_scrape_cpu * 1000,
+        "status_json": stats(status),
+        "idle_cpu_share": idle_cpu,
+        # At Prometheus' 15 s interval: the share of one core the exporter takes.
+        "cpu_share_at_15s": idle_cpu + per_scrape_cpu / 15,
+        "recycle_s": recycle_s,
+        "recycle": recycled,
+        "first_command_after_recycle_s": first_after,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -543,16 +592,22 @@ def main() -> int:
     parser.add_argument(
         "--only-profile", action="store_true", help="rerun the profile into the existing results"
     )
+    parser.add_argument(
+        "--only-ops", action="store_true", help="rerun the ops exporter's cost into the existing results"
+    )
     args = parser.parse_args()
     q = args.quick
     results: dict[str, Any] = {"machine": machine(), "quick": q}
-    if args.only_profile:
+    if args.only_profile or args.only_ops:
         results = json.loads((args.out / "latest.json").read_text())
         with serve() as server:
             server.page("/bench", PAGE)
             url = server.url("/bench")
             with private_stack(runtime={"allow_private": [url.split("/")[2]]}) as settings:
-                results["profile"] = profile_agent(settings, url, 10 if q else 200)
+                if args.only_profile:
+                    results["profile"] = profile_agent(settings, url, 10 if q else 200)
+                else:
+                    results["ops"] = ops_cost(settings, url, 5 if q else 100, 2 if q else 60)
         (args.out / "latest.json").write_text(json.dumps(results, indent=2))
         (args.out / "latest.md").write_text(render(results))
         print(render(results))
@@ -583,6 +638,8 @@ def main() -> int:
             results["recovery"] = recovery(settings, url, 1 if q else 5)
             print("9/9 profile", flush=True)
             results["profile"] = profile_agent(settings, url, 10 if q else 200)
+            print("9b/9 ops exporter", flush=True)
+            results["ops"] = ops_cost(settings, url, 5 if q else 100, 2 if q else 60)
         print("3/9 cold start", flush=True)
         results["cold_start"] = cold_start(url, 1 if q else 3)
     print("8/9 site agents", flush=True)
@@ -662,6 +719,23 @@ def render(r: dict[str, Any]) -> str:
     lines.append(
         f"| Shaun write + verify a 10x10 block on the fixture | {ms(sa['write_verify_10x10'])} | | |"
     )
+    if "ops" in r:
+        op = r["ops"]
+        lines.append(
+            f"| ops exporter: one /metrics scrape | {ms(op['scrape'])}, "
+            f"{op['cpu_ms_per_scrape']:.1f} ms CPU | | |"
+        )
+        lines.append(
+            f"| ops exporter: memory, CPU at a 15 s scrape interval | {op['pss_mib']:.0f} MiB PSS, "
+            f"{op['cpu_share_at_15s'] * 100:.2f}% of a core ({op['idle_cpu_share'] * 100:.2f}% at rest) | | |"
+        )
+        lines.append(f"| status page data (/status.json) | {ms(op['status_json'])} | | |")
+        rec = op["recycle"]
+        lines.append(
+            f"| Chromium recycle at a safe point, idle agents | {op['recycle_s']:.1f} s (drain "
+            f"{rec['drained_in']:.1f} s, restart {rec['restarted_in']:.1f} s); next command "
+            f"{op['first_command_after_recycle_s']:.2f} s | | |"
+        )
     p = r["profile"]
     lines += [
         "",
@@ -673,7 +747,8 @@ def render(r: dict[str, Any]) -> str:
         lines.append(f"- {part}: {value:.2f} ms ({p['shares'].get(part, 0) * 100:.0f}%)")
     lines += ["", "PSS per program (MiB), idle -> after:", ""]
     for name in PROGRAMS:
-        lines.append(f"- {name}: {mem['idle_mib'][name]:.0f} -> {mem['after_mib'][name]:.0f}")
+        if name in mem["idle_mib"]:  # results from before a program existed lack it
+            lines.append(f"- {name}: {mem['idle_mib'][name]:.0f} -> {mem['after_mib'][name]:.0f}")
     return "\n".join(lines) + "\n"
 
 
