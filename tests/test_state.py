@@ -34,7 +34,7 @@ def store() -> Iterator[TaskStore]:
 
 def test_a_status_change_updates_record_history_index_and_stream_together(store: TaskStore) -> None:
     command = Command(agent="lincoln", action="echo", params={"a": 1})
-    store.begin_attempt(command.id)
+    store.begin_attempt(command)
     store.transition(command, "running", "vm-1")
     store.transition(command, "succeeded", "vm-1", result={"a": 1})
     record = store.get(command.id)
@@ -47,6 +47,25 @@ def test_a_status_change_updates_record_history_index_and_stream_together(store:
         (command.id, "succeeded"),
     ]
     assert 0 < store.client.ttl(store.names.task_key(command.id)) <= 300
+
+
+def test_a_counted_attempt_is_already_a_queued_record_and_a_later_count_keeps_the_status(
+    store: TaskStore,
+) -> None:
+    command = Command(agent="lincoln", action="sleep")
+    assert store.begin_attempt(command) == 1
+    record = store.get(command.id)
+    assert record is not None
+    assert (record["status"], record["agent"], record["action"], record["attempts"]) == (
+        "queued",
+        "lincoln",
+        "sleep",
+        1,
+    )
+    store.transition(command, "running", "vm-1")
+    assert store.begin_attempt(command) == 2
+    again = store.get(command.id)
+    assert again is not None and again["status"] == "running" and again["attempts"] == 2
 
 
 def test_only_a_finished_task_has_a_stored_result(store: TaskStore) -> None:

@@ -16,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 import redis
 
 from zigral.config import Settings
-from zigral.constants import TERMINAL, Names
+from zigral.constants import QUEUED, TERMINAL, Names
 from zigral.errors import StateError
 from zigral.messages import Command, Result
 
@@ -95,7 +95,7 @@ class TaskStore:
     def reset_for_replay(self, task_id: str) -> None:
         """Make a finished task runnable again (``zigral dlq replay``): status queued, attempts 0."""
         key = self.names.task_key(task_id)
-        self.client.hset(key, mapping={"status": "queued", "attempts": 0, "updated_at": time.time()})
+        self.client.hset(key, mapping={"status": QUEUED, "attempts": 0, "updated_at": time.time()})
         self.client.hdel(key, "error", "result", "finished_at")
 
     @translated
@@ -107,11 +107,19 @@ class TaskStore:
         return record is not None and record.get("status") in TERMINAL
 
     @translated
-    def begin_attempt(self, task_id: str) -> int:
-        """Count one more delivery of the task (counted here, outside the message)."""
-        key = self.names.task_key(task_id)
-        pipe = self.client.pipeline()
+    def begin_attempt(self, command: Command) -> int:
+        """Count one more delivery of the task (counted here, outside the message).
+
+        The first count creates the record, so it carries who and what it is and a ``queued`` status
+        from the start: a reader never sees a record without a status.
+        """
+        key = self.names.task_key(command.id)
+        pipe = self.client.pipeline(transaction=True)
         pipe.hincrby(key, "attempts", 1)
+        pipe.hsetnx(key, "status", QUEUED)
+        pipe.hsetnx(key, "id", command.id)
+        pipe.hsetnx(key, "agent", command.agent)
+        pipe.hsetnx(key, "action", command.action)
         pipe.expire(key, self.retention)
         return int(pipe.execute()[0])
 

@@ -444,7 +444,7 @@ class Worker:
             if full is not None:
                 self._defer(d, command, full)
                 return
-        attempt = self._state(self.store.begin_attempt, command.id)
+        attempt = self._state(self.store.begin_attempt, command)
         if attempt > self.rt.max_attempts:
             if action.quota is not None:
                 self._state(self.quotas.give_back, action.quota)

@@ -221,7 +221,7 @@ def test_the_status_page_renders_every_section_through_nginx(
         )
         page.goto(f"http://127.0.0.1:{s.web.port}/status/")
         page.locator("#programs tbody tr").nth(9).wait_for()
-        page.get_by_text(done.id).wait_for()
+        page.locator("#recent").get_by_role("cell", name=done.id, exact=True).wait_for()
         programs = page.locator("#programs tbody").inner_text()
         for name in ("xvfb", "chromium", "nginx", "agents:lincoln", "agents:shaun", "ops"):
             assert name in programs
