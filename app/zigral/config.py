@@ -73,6 +73,11 @@ class PathsSettings(BaseModel):
         return self.run_dir / "nginx.conf"
 
     @property
+    def web_dir(self) -> Path:
+        """The pages nginx serves, copied from ``<share_dir>/web`` at render time."""
+        return self.run_dir / "web"
+
+    @property
     def env_file(self) -> Path:
         """The effective settings, rendered for the supervised programs."""
         return self.run_dir / "zigral.env"

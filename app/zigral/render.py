@@ -12,7 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from zigral import egress
+from zigral import access, egress
 from zigral.config import REPO_ROOT, Settings, to_env
 from zigral.errors import ConfigError
 
@@ -37,7 +37,7 @@ def template_values(settings: Settings) -> dict[str, str]:
         "zigral": f"{shlex.quote(str(zigral))} --env-file {shlex.quote(str(p.env_file))}",
         "run_dir": str(p.run_dir),
         "log_dir": str(p.log_dir),
-        "share_dir": str(p.share_dir),
+        "web_dir": str(p.web_dir),
         "supervisor_socket": str(p.supervisor_socket),
         "supervisor_pidfile": str(p.supervisor_pidfile),
         "supervisor_conf": str(p.supervisor_conf),
@@ -56,24 +56,50 @@ def template_values(settings: Settings) -> dict[str, str]:
     }
 
 
-def _write(path: Path, text: str, mode: int) -> None:
+def _write(path: Path, content: str | bytes, mode: int) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(content.encode() if isinstance(content, str) else content)
     os.chmod(tmp, mode)
     os.replace(tmp, path)
 
 
+def _publish_web(settings: Settings) -> None:
+    """Copy the pages nginx serves (``shared/web``) into the run directory, readable by its workers.
+
+    The checkout may sit where nginx's workers cannot go (a 0700 home); the run directory is the stack's own.
+    """
+    p = settings.paths
+    p.web_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(p.web_dir, 0o755)
+    for page in sorted((p.share_dir / "web").iterdir()):
+        if page.is_file():
+            _write(p.web_dir / page.name, page.read_bytes(), 0o644)
+
+
 def render(settings: Settings) -> list[Path]:
-    """Create the stack's directories and write its supervisord.conf, nginx.conf and env file."""
+    """Create the stack's directories and write its supervisord.conf, nginx.conf and env file.
+
+    Refuses (``ConfigError``) when nginx's worker user could not reach what it serves.
+    """
     p = settings.paths
     for directory in (p.run_dir, p.log_dir, p.run_dir / "nginx"):
         directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(p.run_dir, 0o755)  # nginx's workers read the pages below it; the secrets in it are 0600
     p.state_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(p.state_dir, 0o755)  # the browser user must reach its profile below it
     for sub in ("screenshots", "html"):
         (settings.captures.dir / sub).mkdir(parents=True, exist_ok=True)
+    _publish_web(settings)
+    access.require_reachable(
+        {
+            "the web pages": p.web_dir,
+            "the noVNC client": settings.web.novnc_dir,
+            "the captures": settings.captures.dir,
+        },
+        settings.web.nginx_worker_user,
+    )
     values = {**template_values(settings), **egress.template_values(settings)}
     conf = fill((TEMPLATES / "supervisor" / "supervisord.conf.in").read_text(), values)
     nginx = fill((TEMPLATES / "nginx" / "nginx.conf.in").read_text(), values)
