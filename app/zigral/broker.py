@@ -8,6 +8,8 @@ is kept outside the message instead: attempts are counted in Redis (see docs/PRO
 from __future__ import annotations
 
 import json
+import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +21,8 @@ from zigral.config import Settings
 from zigral.constants import AGENTS, HEADER_AGENT, HEADER_REASON, HEADER_STATUS, MAX_PRIORITY, Names
 from zigral.errors import BrokerError, Rejected, Unroutable
 from zigral.messages import Command, Result
+
+log = logging.getLogger(__name__)
 
 PERSISTENT = pika.DeliveryMode.Persistent
 # Errors that mean "the connection or channel is gone": reconnect and carry on.
@@ -221,3 +225,32 @@ def replay_dead_letter(
     if held:
         channel.basic_nack(delivery_tag=0, multiple=True, requeue=True)
     return found
+
+
+class AgentEventOutbox:
+    """Agent events (``needs_human``...) kept until RabbitMQ takes them, and sent in order.
+
+    A canary may notice a signed-out site just as the connection drops; the event waits here and goes out
+    after the reconnect instead of being lost. Bounded: past ``limit`` the oldest are dropped (the metric
+    and the Redis hold still say the latest state).
+    """
+
+    def __init__(self, limit: int = 16) -> None:
+        self._pending: deque[tuple[str, str, dict[str, Any]]] = deque(maxlen=limit)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, agent: str, kind: str, data: dict[str, Any]) -> None:
+        self._pending.append((agent, kind, data))
+
+    def flush(self, publisher: Publisher | None) -> None:
+        """Publish what waits, oldest first; stop at the first failure and keep the rest."""
+        while self._pending and publisher is not None:
+            agent, kind, data = self._pending[0]
+            try:
+                publisher.agent_event(agent, kind, data)
+            except BrokerError as exc:
+                log.warning("agent event %s not sent yet (%s); it goes out after the reconnect", kind, exc)
+                return
+            self._pending.popleft()

@@ -109,6 +109,7 @@ class Worker:
         self.abandoned = False  # a browser call is stuck or was cut off: exit instead of serving on
         self._conn: pika.BlockingConnection | None = None
         self._publisher: broker.Publisher | None = None
+        self.outbox = broker.AgentEventOutbox()
         self._last_beat = 0.0
         self._last_prune = time.monotonic()
         self._stop_requested_at = 0.0
@@ -186,6 +187,7 @@ class Worker:
         consume = conn.channel()
         broker.declare_topology(consume, self.names)
         self._publisher = broker.Publisher(conn.channel(), self.names)
+        self.outbox.flush(self._publisher)  # agent events that happened while RabbitMQ was away
         consume.basic_qos(prefetch_count=self.rt.prefetch)
         self._consumer = None
         self.metrics.broker_connected.labels(self.agent.name).set(1)
@@ -267,9 +269,12 @@ class Worker:
                 note = self.holds.human_reason or "the site session is back; taking commands again"
                 log.log(logging.ERROR if kind == "needs_human" else logging.INFO, "%s: %s", kind, note)
                 details = {"reason": note} if kind == "needs_human" else answer
-                self.publisher.agent_event(self.agent.name, kind, {"vm_id": self.settings.vm_id, **details})
-        except (StateError, BrokerError) as exc:
+                self.outbox.add(
+                    self.agent.name, kind, {"vm_id": self.settings.vm_id, "at": time.time(), **details}
+                )
+        except StateError as exc:
             log.warning("canary outcome not recorded: %s", exc)
+        self.outbox.flush(self._publisher)
         self.canary.done(self.holds.human_reason is not None)
 
     def _on_message(
