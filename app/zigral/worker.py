@@ -466,6 +466,8 @@ class Worker:
         labels = (self.agent.name, command.action)
         self.metrics.in_progress.labels(self.agent.name).inc()
         started = time.monotonic()
+        if action.browser:  # seconds long: the heartbeat (status page) shows it now, and that it ended
+            self._last_beat = 0.0
         try:
             if action.browser:
                 future = self.browser_thread.submit(
@@ -479,6 +481,7 @@ class Worker:
             self.metrics.in_progress.labels(self.agent.name).dec()
             if action.browser:
                 self.holds.count_browser_command()  # toward ops.recycle_max_commands
+                self._last_beat = 0.0
         if outcome is None:  # shutting down: the command went back to the queue
             return
         did_nothing = isinstance(outcome.result, dict) and outcome.result.get("sent") is False
