@@ -20,7 +20,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from zigral import probes
 from zigral.deadline import Deadline
-from zigral.errors import BrowserDisconnected, DeadlineExceeded, NotReady, Retryable, TaskError
+from zigral.errors import BrowserDisconnected, DeadlineExceeded, NotReady, Retryable, TaskError, first_line
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,7 +36,7 @@ _GONE = (
 
 def translate(exc: PlaywrightError, deadline: Deadline) -> TaskError:
     """A Playwright error as a task error: past the deadline, browser gone, retryable, or a plain failure."""
-    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    message = first_line(exc)
     if deadline.passed():
         return DeadlineExceeded(f"deadline passed: {message}")
     if isinstance(exc, PlaywrightTimeout):
@@ -179,7 +179,7 @@ class BrowserSession:
             page.set_default_timeout(10_000)
             return save(page)
         except (PlaywrightError, OSError) as exc:
-            log.warning("could not capture the failure: %s", str(exc).splitlines()[0] if str(exc) else exc)
+            log.warning("could not capture the failure: %s", first_line(exc))
             return []
 
 

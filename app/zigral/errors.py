@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """An error's first line (Playwright's carry a call log below it), or its type when it says nothing."""
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class ZigralError(Exception):
     """Root of every error Zigral raises on purpose."""
 

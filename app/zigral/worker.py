@@ -42,7 +42,15 @@ from zigral.constants import (
     Names,
 )
 from zigral.deadline import Deadline
-from zigral.errors import BrokerError, DeadlineExceeded, Rejected, Retryable, StateError, TaskError
+from zigral.errors import (
+    BrokerError,
+    DeadlineExceeded,
+    Rejected,
+    Retryable,
+    StateError,
+    TaskError,
+    first_line,
+)
 from zigral.holds import RECYCLE, CanarySchedule, Holds
 from zigral.logs import current_task
 from zigral.messages import Command, peek_id
@@ -258,7 +266,7 @@ class Worker:
         try:
             answer = future.result(timeout=0)
         except Exception as exc:  # a canary that cannot tell changes nothing
-            log.warning("session canary could not tell: %s", str(exc).splitlines()[0] if str(exc) else exc)
+            log.warning("session canary could not tell: %s", first_line(exc))
             self.canary.done(self.holds.human_reason is not None)
             return
         self.metrics.site_logged_in.labels(self.agent.name).set(1 if answer.get("logged_in") else 0)
