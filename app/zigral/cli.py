@@ -11,12 +11,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import redis
 from pydantic import ValidationError
 
 from zigral.config import Settings, load_settings, masked
 from zigral.constants import AGENTS
-from zigral.errors import StateError, ZigralError
+from zigral.errors import ZigralError
 
 log = logging.getLogger("zigral")
 
@@ -249,13 +248,10 @@ def _cmd_recycle(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
     from zigral.constants import Names
+    from zigral.holds import release
 
-    key = Names(settings.runtime.namespace).needs_human_key(args.agent, settings.vm_id)
-    try:
-        released = _store(settings).client.delete(key)
-    except redis.RedisError as exc:
-        raise StateError(f"Redis: {exc}") from None
-    if not released:
+    store = _store(settings)
+    if not release(store.client, Names(settings.runtime.namespace), args.agent, settings.vm_id):
         print(f"zigral: {args.agent} on {settings.vm_id} is not waiting for a person", file=sys.stderr)
         return 1
     print(f"{args.agent} on {settings.vm_id} takes commands again; its next canary checks the session anew")

@@ -67,9 +67,12 @@ class Holds:
             self._unreadable = True
             return False
         if self.human_reason and not waiting:
-            log.info("%s released by an operator (zigral resume); the next canary checks again", self.agent)
-            self.human_reason = None
+            self._released()
         return bool(recycling)
+
+    def _released(self) -> None:
+        log.info("%s released by an operator (zigral resume); the next canary checks again", self.agent)
+        self.human_reason = None
 
     def restore(self) -> None:
         """At start: an earlier process of this agent on this VM found the site signed out; still so."""
@@ -98,8 +101,7 @@ class Holds:
         value = json.dumps({"reason": why, "since": time.time()})
         refresh = self.human_reason is not None
         if not self.client.set(key, value, ex=max(1, int(ttl)), xx=refresh):
-            log.info("%s released by an operator (zigral resume); the next canary checks again", self.agent)
-            self.human_reason = None
+            self._released()
             return False
         self.human_reason = why
         return True
@@ -117,10 +119,15 @@ class Holds:
             return "session_ok"
         return None
 
-    @translated
     def human_done(self) -> None:
-        self.client.delete(self.names.needs_human_key(self.agent, self.vm_id))
+        release(self.client, self.names, self.agent, self.vm_id)
         self.human_reason = None
+
+
+@translated
+def release(client: redis.Redis, names: Names, agent: str, vm_id: str) -> bool:
+    """End a wait for a person (the canary saw the session back, or ``zigral resume``); False if none."""
+    return bool(client.delete(names.needs_human_key(agent, vm_id)))
 
 
 @dataclass
