@@ -57,6 +57,10 @@ class Recycler:
     def commands_since_start(self) -> int:
         return int(self.client.get(self.names.browser_commands_key(self.vm)) or 0)
 
+    def reset_command_count(self) -> None:
+        """Chromium (re)started: its count of browser commands starts again from 0."""
+        self.client.set(self.names.browser_commands_key(self.vm), 0)
+
     def due(self, chromium_pss: int | None) -> str | None:
         """Which threshold is passed (``memory`` or ``commands``), if any."""
         ops = self.settings.ops
@@ -97,7 +101,7 @@ class Recycler:
             except (OSError, xmlrpc.client.Error, StackError, NotReady) as exc:
                 log.error("recycle (%s): Chromium did not come back: %s", reason, exc)
                 return RecycleResult(False, reason, f"Chromium did not come back: {exc}", drained_in)
-            self.client.set(self.names.browser_commands_key(self.vm), 0)
+            self.reset_command_count()
             restarted_in = time.monotonic() - t0
             log.info(
                 "recycle (%s) done: drained in %.1fs, Chromium back in %.1fs",

@@ -24,7 +24,6 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from zigral import state, supervision
 from zigral.config import Settings
-from zigral.constants import Names
 from zigral.errors import StateError
 from zigral.ops.events import ProgramTracker, Protocol
 from zigral.ops.exporter import OpsCollector
@@ -38,7 +37,6 @@ log = logging.getLogger(__name__)
 class OpsService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.names = Names(settings.runtime.namespace)
         self.lock = threading.Lock()
         self.tracker = ProgramTracker(settings.ops.crash_loop_restarts, settings.ops.crash_loop_window)
         self.store = state.TaskStore.from_settings(settings)
@@ -103,7 +101,7 @@ class OpsService:
         program = self.tracker.programs[name]
         if name == "chromium" and program.state == "RUNNING":
             try:
-                self.store.client.set(self.names.browser_commands_key(self.settings.vm_id), 0)
+                self.recycler.reset_command_count()
             except (redis.RedisError, StateError) as exc:
                 log.warning("could not reset the browser command count: %s", exc)
 
