@@ -127,9 +127,7 @@ class ProgramTracker:
                 p.exits.append(now)
         elif new == "FATAL":
             self._alert(f"program {name} is FATAL: supervisor gave up starting it")
-        while p.exits and p.exits[0] < now - self.loop_window:
-            p.exits.popleft()
-        looping = len(p.exits) >= self.loop_restarts
+        looping = self._in_loop(p, now)
         if looping and not p.crash_looping:
             self._alert(
                 f"program {name} is crash looping: {len(p.exits)} unexpected exits in {self.loop_window:.0f}s"
@@ -140,9 +138,13 @@ class ProgramTracker:
     def refresh(self, now: float) -> None:
         """Let old exits age out of the crash-loop window (called on TICK events)."""
         for p in self.programs.values():
-            while p.exits and p.exits[0] < now - self.loop_window:
-                p.exits.popleft()
-            p.crash_looping = len(p.exits) >= self.loop_restarts
+            p.crash_looping = self._in_loop(p, now)
+
+    def _in_loop(self, p: Program, now: float) -> bool:
+        """Forget the exits older than the window; are there enough left to call it a crash loop?"""
+        while p.exits and p.exits[0] < now - self.loop_window:
+            p.exits.popleft()
+        return len(p.exits) >= self.loop_restarts
 
     def _alert(self, text: str) -> None:
         self.alerts.append(text)
