@@ -71,8 +71,6 @@ class AgentMetrics:
             ["agent"],
             registry=registry,
         )
-        for gauge in (self.in_progress, self.broker_connected, self.browser_connected):
-            gauge.labels(agent).set(0)
         self.page_crashes = Counter(
             "zigral_browser_page_crashes_total",
             "Times the agent's work tab crashed (its renderer died)",
@@ -97,7 +95,13 @@ class AgentMetrics:
             ["agent"],
             registry=registry,
         )
-        for gauge in (self.needs_human, self.paused):
+        for gauge in (
+            self.in_progress,
+            self.broker_connected,
+            self.browser_connected,
+            self.needs_human,
+            self.paused,
+        ):
             gauge.labels(agent).set(0)
 
 
