@@ -10,7 +10,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,29 @@ from zigral.config import Settings
 from zigral.devstack import free_port, private_stack, unique_namespace
 from zigral.secrets import read_secret
 
-__all__ = ["Stack", "booted_stack", "free_port", "require", "services_available", "unique_namespace"]
+__all__ = [
+    "Stack",
+    "booted_stack",
+    "eventually",
+    "free_port",
+    "require",
+    "services_available",
+    "unique_namespace",
+]
 
 ZIGRAL = str(Path(sys.executable).with_name("zigral"))
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    """``check()``'s first true value, polled every 0.5 s; AssertionError naming ``what`` past ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f}s: {what}")
+        time.sleep(0.5)
 
 
 def require(what: str, ok: bool) -> None:

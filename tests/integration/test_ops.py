@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from zigral.launch import CHROMIUM_QUIET_FLAGS
 from zigral.messages import Command
 from zigral.state import TaskStore
 
-from .conftest import Stack, booted_stack, free_port, require, services_available
+from .conftest import Stack, booted_stack, eventually, free_port, require, services_available
 from .fixture_server import FixtureServer, serve
 from .sheets_site import SheetsSite
 from .test_metrics import scrape
@@ -70,17 +70,6 @@ def status_json(stack: Stack) -> dict[str, Any]:
     with urllib.request.urlopen(url, timeout=10) as resp:
         data: dict[str, Any] = json.load(resp)
     return data
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f}s: {what}")
-        time.sleep(0.5)
 
 
 def call(stack: Stack, agent: str, action: str, **params: Any) -> Any:

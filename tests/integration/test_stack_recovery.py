@@ -12,27 +12,19 @@ import pytest
 from zigral import probes, stack
 from zigral.supervision import process_states
 
-from .conftest import Stack, booted_stack, free_port
+from .conftest import Stack, booted_stack, eventually, free_port
 
 pytestmark = pytest.mark.integration
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def test_a_killed_chromium_is_restarted_and_cdp_answers_again(running_stack: Stack) -> None:
     port = running_stack.settings.browser.cdp_port
     old = running_stack.pid("chromium")
     os.kill(old, signal.SIGKILL)
-    wait_until(lambda: running_stack.pid("chromium") not in (0, old), 30, "a new chromium pid")
+    eventually(lambda: running_stack.pid("chromium") not in (0, old), "a new chromium pid", 30)
     version = probes.wait_for(lambda: probes.cdp_version(port), "CDP", timeout=30)
     assert version["Browser"].startswith("Chrome/")
-    wait_until(lambda: running_stack.states()["chromium"] == "RUNNING", 10, "chromium RUNNING")
+    eventually(lambda: running_stack.states()["chromium"] == "RUNNING", "chromium RUNNING", 10)
 
 
 def test_stopping_chromium_leaves_no_chromium_process(running_stack: Stack) -> None:
