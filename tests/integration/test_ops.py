@@ -243,6 +243,24 @@ def test_the_status_page_renders_every_section_through_nginx(
     denied.value.close()
 
 
+def test_the_status_shows_a_browser_command_while_it_runs_and_idle_right_after() -> None:
+    services_available(load_settings())
+    # Heartbeats every 60 s: only the beats at a browser command's start and end can show it in time.
+    with booted_stack(runtime={"heartbeat_interval": 60}) as stack:
+
+        def lincoln() -> dict[str, Any]:
+            return next((a for a in status_json(stack)["agents"] if a["agent"] == "lincoln"), {})
+
+        eventually(lincoln, "lincoln's first heartbeat")
+        task_id = f"beat-{time.time_ns()}"
+        with Client(stack.settings) as client:
+            client.submit(
+                Command(id=task_id, agent="lincoln", action="sleep", params={"seconds": 4}, timeout=60)
+            )
+        eventually(lambda: lincoln().get("task") == task_id, "the command in flight on the status page", 4)
+        eventually(lambda: lincoln().get("task") is None, "lincoln idle again", 15)
+
+
 # ---------------------------------------------------------------------- recycling
 def test_a_forced_recycle_in_a_stream_of_commands_loses_none_and_keeps_the_profile(
     stack: Stack, site: FixtureServer
