@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zigral.captures import CaptureStore, scrub_passwords
 from zigral.deadline import Deadline
-from zigral.errors import Rejected, Retryable, TaskError
+from zigral.errors import LocatorMissing, Rejected, Retryable, TaskError
 from zigral.messages import describe
 from zigral.urlpolicy import UrlPolicy
 
@@ -40,6 +40,13 @@ class ActionContext:
     memo: dict[str, Any] = field(default_factory=dict)
     remember: Callable[[str, Any], None] = lambda key, value: None
     on_egress_denied: Callable[[], None] = lambda: None
+    # Count a site locator that found nothing (``zigral_locator_misses_total{agent,locator}``).
+    on_locator_miss: Callable[[str], None] = lambda locator: None
+
+    def missing(self, locator: str, what: str) -> LocatorMissing:
+        """Count a locator miss and return its error: ``raise ctx.missing("profile_name", "...")``."""
+        self.on_locator_miss(locator)
+        return LocatorMissing(locator, f"locator {locator} found nothing: {what}")
 
     def remaining_ms(self) -> float:
         return self.deadline.remaining_ms()

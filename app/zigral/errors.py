@@ -60,6 +60,15 @@ class BrowserDisconnected(Retryable):
     """Chromium went away during the command."""
 
 
+class LocatorMissing(TaskError):
+    """A site locator found nothing where the page must have it: the site's markup changed, or the page is
+    not the one the action expected. Counted per locator (``zigral_locator_misses_total``)."""
+
+    def __init__(self, locator: str, message: str) -> None:
+        super().__init__(message)
+        self.locator = locator
+
+
 class DeadlineExceeded(TaskError):
     """The command ran past its deadline; its page was closed."""
 

@@ -77,6 +77,12 @@ class AgentMetrics:
             ["agent"],
             registry=registry,
         )
+        self.locator_misses = Counter(
+            "zigral_locator_misses_total",
+            "Times a site locator found nothing in real work (the site's markup may have changed)",
+            ["agent", "locator"],
+            registry=registry,
+        )
         self.site_logged_in = Gauge(
             "zigral_site_logged_in",
             "1 if the last session canary found the agent's site logged in, 0 if not (absent: not checked)",

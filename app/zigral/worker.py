@@ -545,6 +545,9 @@ class Worker:
                 memo=memo,
                 remember=lambda key, value: self._remember(command.id, key, value),
                 on_egress_denied=self.metrics.egress_denied.labels(self.agent.name).inc,
+                on_locator_miss=lambda locator: self.metrics.locator_misses.labels(
+                    self.agent.name, locator
+                ).inc(),
             )
             ctx_box.append(ctx)
             result = action.run(ctx, params)
