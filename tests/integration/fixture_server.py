@@ -28,6 +28,8 @@ class FixtureServer:
     routes: dict[str, Route] = field(default_factory=dict)
     hits: Counter[str] = field(default_factory=Counter)
     port: int = 0
+    # Rewrites every response body by content type (e.g. tests/sites/mutate.py's seeded markup mutations).
+    transform: Callable[[str, bytes], bytes] | None = None
 
     @property
     def base(self) -> str:
@@ -64,6 +66,8 @@ def serve(server: FixtureServer | None = None) -> Iterator[FixtureServer]:
                 status, headers, body = 404, {"Content-Type": "text/plain"}, b"not found"
             else:
                 status, headers, body = route(req)
+                if fixture.transform is not None:
+                    body = fixture.transform(headers.get("Content-Type", ""), body)
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
