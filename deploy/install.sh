@@ -30,6 +30,7 @@ PACKAGES=(
     nginx-light novnc            # the web front and the noVNC client it serves
     squid                        # the egress proxy every browser request goes through
     fonts-dejavu-core fonts-liberation   # readable pages on the virtual display
+    fonts-noto-cjk fonts-noto-color-emoji   # Chinese, Japanese and Korean text and emoji in captures, not boxes
     openssl                      # hashes generated secrets (VNC -rfbauth file, htpasswd)
     python3-venv                 # the project's venv
     procps curl ca-certificates
