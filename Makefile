@@ -2,7 +2,7 @@
 VENV := .venv/bin
 ZIGRAL := $(VENV)/zigral
 
-.PHONY: install up down status doctor test test-unit lint bench
+.PHONY: install up down status doctor test test-unit lint bench docs
 
 install:            ## Debian packages, the browser user, the venv, Redis/RabbitMQ if none answers
 	bash deploy/install.sh
@@ -34,3 +34,6 @@ lint: install       ## ruff + mypy (strict)
 	$(VENV)/ruff check app tests bench
 	$(VENV)/ruff format --check app tests bench
 	$(VENV)/mypy
+
+docs:               ## regenerate docs/PROTOCOL.md's action reference from the action catalogue
+	$(ZIGRAL) schema --write-docs docs/PROTOCOL.md

@@ -191,10 +191,22 @@ def _cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from zigral import catalogue
     from zigral.messages import Command, Result
 
-    which = Command if args.which == "command" else Result
-    print(json.dumps(which.model_json_schema(), indent=2))
+    if args.list:
+        print("\n".join(catalogue.actions(settings)))
+    elif args.write_docs is not None:
+        changed = catalogue.rewrite(args.write_docs, settings)
+        print(f"{args.write_docs}: {'rewritten' if changed else 'up to date'}")
+    elif args.which in ("command", "result"):
+        which = Command if args.which == "command" else Result
+        print(json.dumps(which.model_json_schema(), indent=2))
+    elif args.which == "catalogue":
+        table = catalogue.actions(settings)
+        print(json.dumps({n: catalogue.schema(n, a) for n, a in table.items()}, indent=2))
+    else:
+        print(json.dumps(catalogue.lookup(settings, args.which), indent=2))
     return 0
 
 
@@ -316,8 +328,17 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--limit", type=int, default=100)
     dr = dsub.add_parser("replay", help="send a dead letter back to its agent")
     dr.add_argument("id")
-    sc = add("schema", _cmd_schema, "the JSON Schema of a command (or of a result)")
-    sc.add_argument("which", nargs="?", choices=["command", "result"], default="command")
+    sc = add(
+        "schema", _cmd_schema, "JSON Schema: the command envelope, a result, or an action's params and result"
+    )
+    sc.add_argument(
+        "which",
+        nargs="?",
+        default="command",
+        help="command | result | catalogue (every action) | an action (navigate, lincoln.send_connection)",
+    )
+    sc.add_argument("--list", action="store_true", help="the name of every action, one per line")
+    sc.add_argument("--write-docs", type=Path, metavar="DOC", help="regenerate DOC's action reference")
     cp = add("captures", _cmd_captures_prune, "prune captures by age and total size")
     cp.add_argument("what", choices=["prune"])
     hl = add("health", _cmd_health, "live agent heartbeats; exit 1 when there is none")

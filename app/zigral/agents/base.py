@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from zigral.actions import GENERIC, Action
+from zigral.actions import Action
 from zigral.config import QuotaLimit, Settings
 from zigral.errors import Rejected
+from zigral.generic import GENERIC
 
 
 class Agent:
