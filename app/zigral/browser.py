@@ -20,7 +20,15 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from zigral import probes
 from zigral.deadline import Deadline
-from zigral.errors import BrowserDisconnected, DeadlineExceeded, NotReady, Retryable, TaskError, first_line
+from zigral.errors import (
+    BrowserDisconnected,
+    DeadlineExceeded,
+    NotReady,
+    Rejected,
+    Retryable,
+    TaskError,
+    first_line,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,6 +42,11 @@ _GONE = (
 )
 
 
+# The user's upstream proxy answered 407 to an HTTPS tunnel: retrying with the same credentials cannot help.
+_PROXY_AUTH = ("ERR_PROXY_AUTH_UNSUPPORTED", "ERR_INVALID_AUTH_CREDENTIALS", "ERR_PROXY_AUTH_REQUESTED")
+UPSTREAM_REFUSED = "the upstream proxy refused the credentials (407 Proxy Authentication Required)"
+
+
 def translate(exc: PlaywrightError, deadline: Deadline) -> TaskError:
     """A Playwright error as a task error: past the deadline, browser gone, retryable, or a plain failure."""
     message = first_line(exc)
@@ -43,6 +56,10 @@ def translate(exc: PlaywrightError, deadline: Deadline) -> TaskError:
         return Retryable(f"timeout: {message}")
     if any(marker in str(exc) for marker in _GONE):
         return BrowserDisconnected(f"browser disconnected: {message}")
+    if "net::ERR_UNSAFE_REDIRECT" in str(exc):  # to file://, chrome://, data:: the same every time
+        return Rejected(f"unsafe redirect refused: {message}")
+    if any(f"net::{code}" in str(exc) for code in _PROXY_AUTH):
+        return TaskError(f"{UPSTREAM_REFUSED}: {message}")
     if "net::ERR_" in str(exc) or "NS_ERROR" in str(exc):
         return Retryable(f"navigation error: {message}")
     return TaskError(message)
