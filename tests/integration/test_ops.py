@@ -243,6 +243,93 @@ def test_the_status_page_renders_every_section_through_nginx(
     denied.value.close()
 
 
+SCREENS = {  # name: (width, height, a phone)
+    "1920": (1920, 1080, False),
+    "1280": (1280, 800, False),
+    "800": (800, 1000, False),
+    "phone": (390, 844, True),
+}
+_LAYOUT_JS = """() => {
+  const inside = el => { const r = el.getBoundingClientRect();
+    const box = (el.closest("section") || document.body).getBoundingClientRect();
+    return r.width > 0 && r.left >= box.left - 0.5 && r.right <= Math.min(box.right, innerWidth) + 0.5; };
+  const cells = Array.from(document.querySelectorAll("#recent tbody tr"), tr => Array.from(tr.cells));
+  const sections = Array.from(document.querySelectorAll("section"), s => s.getBoundingClientRect());
+  return {
+    innerWidth, scrollWidth: document.scrollingElement.scrollWidth,
+    hiddenCells: cells.flat().filter(c => !inside(c)).map(c => c.textContent || c.innerHTML).slice(0, 5),
+    columns: cells.map(row => row.length),
+    clippedSections: Array.from(document.querySelectorAll("section"))
+      .filter(s => s.scrollWidth > s.clientWidth + 1).map(s => s.id),
+    liveViewInside: inside(document.getElementById("novnc")),
+    lefts: [...new Set(sections.map(r => Math.round(r.left)))],
+    mainColumns: getComputedStyle(document.querySelector("main")).gridTemplateColumns.split(" ").length,
+  };
+}"""
+
+
+def test_the_status_page_fits_1920_1280_800_px_and_a_phone_with_every_recent_column_visible(
+    stack: Stack, site: FixtureServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    s = stack.settings
+    long_id = "import-2026-11-29-linkedin-connect-batch-0042-" + "f" * 40  # ids may be 128 characters
+    with Client(s) as client:
+        shot = client.call(
+            Command(agent="lincoln", action="navigate", params={"url": site.url("/page/2")}, capture=True),
+            120,
+        )
+        client.call(
+            Command(id=long_id, agent="shaun", action="navigate", params={"url": site.url("/page/3")}), 120
+        )
+        failed = client.call(
+            Command(agent="lincoln", action="click", params={"selector": "#absent"}, timeout=3), 120
+        )
+    assert shot.status == "succeeded" and failed.status != "succeeded"
+    problems: dict[str, Any] = {}
+    with sync_playwright() as pw:
+        viewer = pw.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", *CHROMIUM_QUIET_FLAGS]
+        )
+        for name, (width, height, phone) in SCREENS.items():
+            context = viewer.new_context(
+                http_credentials={"username": s.web.user, "password": stack.web_auth[1]},
+                viewport={"width": width, "height": height},
+                is_mobile=phone,
+                has_touch=phone,
+                device_scale_factor=2 if phone else 1,
+            )
+            page = context.new_page()
+            page.goto(f"http://127.0.0.1:{s.web.port}/status/")
+            for task in (shot.id, long_id, failed.id):
+                page.locator("#recent").get_by_role("cell", name=task, exact=True).wait_for()
+            page.locator(f'#recent img[alt="last capture of {shot.id}"]').wait_for()
+            page.wait_for_timeout(300)  # the thumbnail decodes
+            layout = page.evaluate(_LAYOUT_JS)
+            page.screenshot(path=str(tmp_path_factory.getbasetemp() / f"status-{name}.png"), full_page=True)
+            context.close()
+            wrong = []
+            if layout["innerWidth"] != width:
+                wrong.append(f"laid out {layout['innerWidth']} px wide (no mobile viewport)")
+            if layout["scrollWidth"] > layout["innerWidth"]:
+                wrong.append(f"scrolls sideways: {layout['scrollWidth']} > {layout['innerWidth']} px")
+            if set(layout["columns"]) != {5}:
+                wrong.append(f"recent tasks rows with {layout['columns']} cells, not 5")
+            if layout["hiddenCells"]:
+                wrong.append(f"recent tasks cells cut off: {layout['hiddenCells']}")
+            if layout["clippedSections"]:
+                wrong.append(f"sections clip their content: {layout['clippedSections']}")
+            if not layout["liveViewInside"]:
+                wrong.append("the live view runs off the screen")
+            if width <= 800 and layout["mainColumns"] != 1:
+                wrong.append("the live view beside the tables, not below them")
+            if phone and len(layout["lefts"]) != 1:
+                wrong.append(f"cards side by side (left edges {layout['lefts']}), not stacked")
+            if wrong:
+                problems[name] = wrong
+        viewer.close()
+    assert problems == {}, f"screenshots in {tmp_path_factory.getbasetemp()}"
+
+
 def test_the_status_shows_a_browser_command_while_it_runs_and_idle_right_after() -> None:
     services_available(load_settings())
     # Heartbeats every 60 s: only the beats at a browser command's start and end can show it in time.
