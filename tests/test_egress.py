@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from zigral.config import load_settings
-from zigral.egress import allow_lines, template_values, upstream_lines
+from zigral.egress import allow_lines, own_addresses, template_values, upstream_lines
 from zigral.errors import ConfigError
+from zigral.render import render
 
 
 def test_the_stacks_own_ports_and_its_services_ports_are_all_refused() -> None:
@@ -38,3 +43,24 @@ def test_an_upstream_proxy_is_chained_with_its_credentials_and_nothing_goes_dire
 def test_an_unusable_upstream_url_is_a_clear_config_error(url: str) -> None:
     with pytest.raises(ConfigError, match="upstream proxy"):
         upstream_lines(load_settings(egress={"upstream_url": url}))
+
+
+def test_the_unspecified_address_and_this_machines_own_addresses_are_internal(open_dir: Path) -> None:
+    settings = load_settings(
+        paths={"state_dir": open_dir / "s", "run_dir": open_dir / "r", "log_dir": open_dir / "l"}
+    )
+    render(settings)
+    conf = settings.paths.squid_conf.read_text()
+    internal = " ".join(line for line in conf.splitlines() if line.startswith("acl internal dst "))
+    assert "::/128" in internal.split()
+    for address in own_addresses():
+        assert address in internal.split(), address
+    assert "127.0.0.1" in own_addresses() and "::1" in own_addresses()
+    if shutil.which("squid"):  # squid itself accepts the file
+        done = subprocess.run(
+            ["squid", "-k", "parse", "-f", str(settings.paths.squid_conf)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]

@@ -52,3 +52,18 @@ def test_per_agent_allowed_hosts_admit_subdomains_only_of_listed_hosts() -> None
     assert narrow.check("https://www.linkedin.com/feed/")
     with pytest.raises(Rejected, match="not in this agent's allowed hosts"):
         narrow.check("https://evil-linkedin.com/")
+
+
+def test_the_machines_own_public_address_is_refused_like_loopback() -> None:
+    own = UrlPolicy(local_addresses=frozenset({"8.8.8.8", "2001:4860:4860::8888"}))
+    for url in ("http://8.8.8.8/", "http://[2001:4860:4860::8888]:15672/"):
+        with pytest.raises(Rejected, match="this machine's own address"):
+            own.check(url)
+    assert own.check("http://8.8.4.4/") == "http://8.8.4.4/"
+
+
+def test_the_policy_of_a_stack_knows_this_machines_interface_addresses() -> None:
+    from zigral.config import load_settings
+
+    policy = UrlPolicy.from_settings(load_settings(), "lincoln")
+    assert {"127.0.0.1", "::1"} <= policy.local_addresses

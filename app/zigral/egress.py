@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import unquote, urlsplit
 
+import psutil
+
 from zigral.config import Settings
 from zigral.errors import ConfigError
 
@@ -57,9 +59,25 @@ def upstream_lines(settings: Settings) -> str:
     return f"{peer}{login}\nnever_direct allow all"
 
 
+def own_addresses() -> list[str]:
+    """Every address of this machine's interfaces (eth0's, a public one, a bridge's), read at render time.
+
+    Connecting to one of them reaches every service listening on 0.0.0.0 or [::], so the proxy refuses them
+    like loopback. Link-local scope ids (``fe80::1%eth0``) are dropped: squid matches the bare address.
+    """
+    found: set[str] = set()
+    for addresses in psutil.net_if_addrs().values():
+        for addr in addresses:
+            if addr.family.name in ("AF_INET", "AF_INET6"):
+                found.add(str(ipaddress.ip_address(addr.address.split("%", 1)[0])))
+    return sorted(found, key=lambda a: (":" in a, a))
+
+
 def template_values(settings: Settings) -> dict[str, str]:
     acls, rules = allow_lines(settings)
+    own = own_addresses()
     return {
+        "egress_own_addresses": " ".join(own) if own else "127.0.0.1",
         "egress_port": str(settings.egress.port),
         "egress_stack_ports": " ".join(str(p) for p in settings.stack_ports()),
         "egress_allow_acls": acls,

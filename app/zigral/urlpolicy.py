@@ -11,6 +11,7 @@ import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from zigral import egress
 from zigral.config import Settings
 from zigral.errors import Rejected, Retryable
 
@@ -37,6 +38,8 @@ class UrlPolicy:
     allow_private: tuple[str, ...] = ()  # host, host:port or CIDR
     allowed_hosts: tuple[str, ...] = ()  # when non-empty, only these hosts and their subdomains
     denied_ports: frozenset[int] = field(default_factory=frozenset)  # the stack's own ports
+    # This machine's interface addresses (a public one too): they reach every service on 0.0.0.0.
+    local_addresses: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
     def from_settings(cls, settings: Settings, agent: str) -> UrlPolicy:
@@ -45,6 +48,7 @@ class UrlPolicy:
             allow_private=tuple(settings.runtime.allow_private),
             allowed_hosts=tuple(settings.runtime.allowed_hosts.get(agent, ())),
             denied_ports=frozenset(settings.stack_ports()),
+            local_addresses=frozenset(egress.own_addresses()),
         )
 
     def check(self, url: str) -> str:
@@ -69,6 +73,8 @@ class UrlPolicy:
         addresses = self._resolve(host, port, url)
         for addr in addresses:
             reason = _internal(addr)
+            if reason is None and str(addr) in self.local_addresses:
+                reason = "this machine's own"
             if reason is None:
                 continue
             if port in self.denied_ports:

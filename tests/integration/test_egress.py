@@ -3,6 +3,7 @@ silent, and a second squid with basic auth as the user's upstream proxy."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import pwd
 import shutil
@@ -24,6 +25,7 @@ from pydantic import SecretStr
 from zigral import supervision
 from zigral.client import Client
 from zigral.config import load_settings
+from zigral.egress import own_addresses
 from zigral.messages import Command, Result
 from zigral.render import render
 from zigral.state import TaskStore
@@ -37,7 +39,7 @@ UPSTREAM_USER, UPSTREAM_PASSWORD = "zig", "upstream-Pa55word"
 
 
 class Canary:
-    """HTTP listeners on loopback (IPv4 on every 127.x address, and [::1]) that count every request."""
+    """HTTP listeners on every address (0.0.0.0 and [::]: loopback, the interfaces) counting every request."""
 
     def __init__(self) -> None:
         self.hits: list[str] = []
@@ -57,9 +59,13 @@ class Canary:
         class V6Server(ThreadingHTTPServer):
             address_family = socket.AF_INET6
 
-        self.servers = [
+            def server_bind(self) -> None:
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                super().server_bind()
+
+        self.servers = [  # every IPv4 and every IPv6 address of this machine
             ThreadingHTTPServer(("0.0.0.0", self.port), Handler),
-            V6Server(("::1", self.port), Handler),
+            V6Server(("::", self.port), Handler),
         ]
         for server in self.servers:
             threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -120,7 +126,20 @@ def targets(canary: Canary) -> list[str]:
         f"http://0x7f000001:{p}/",
         f"http://[::1]:{p}/",
         f"http://[::ffff:127.0.0.1]:{p}/",
+        f"http://[::]:{p}/",  # the unspecified address connects to this machine
+        f"http://0.0.0.0:{p}/",
+        *(f"http://{host}:{p}/" for host in interface_hosts()),
     ]
+
+
+def interface_hosts() -> list[str]:
+    """This machine's own non-loopback addresses as URL hosts (eth0's; on a cloud VM, the public one)."""
+    hosts = []
+    for address in own_addresses():
+        ip = ipaddress.ip_address(address)
+        if not ip.is_loopback and not ip.is_link_local:
+            hosts.append(f"[{ip}]" if ip.version == 6 else str(ip))
+    return hosts
 
 
 def run(stack: Stack, action: str, **params: Any) -> Result:
@@ -157,6 +176,14 @@ def test_redirects_and_page_requests_to_internal_targets_never_arrive(
     assert canary.hits == []
     denied = (walled.settings.paths.log_dir / "squid" / "access.log").read_text().count("TCP_DENIED")
     assert denied >= 3 * len(targets(canary))
+
+
+def test_a_redirect_to_a_local_file_is_refused_at_once_not_retried(
+    walled: Stack, site: FixtureServer
+) -> None:
+    result = run(walled, "navigate", url=site.url("/redirect?to=file:///etc/passwd"))
+    assert result.status == "rejected", result
+    assert result.attempt == 1 and "unsafe redirect" in (result.error or "")
 
 
 def test_the_cdp_port_is_refused_even_from_inside_the_browser(walled: Stack, site: FixtureServer) -> None:
@@ -230,6 +257,44 @@ http_access deny all
         shutil.rmtree(base, ignore_errors=True)
 
 
+@contextmanager
+def empty_407_proxy() -> Iterator[int]:
+    """An upstream proxy that answers every request with a bare 407: no body, no Proxy-Authenticate."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    stop = threading.Event()
+
+    def answer() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                try:
+                    conn.recv(65536)
+                    conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def use_upstream(stack: Stack, url: str) -> None:
+    """Point the running stack's proxy at another upstream: one setting, a render, a restart of squid."""
+    egress = stack.settings.egress.model_copy(update={"upstream_url": SecretStr(url)})
+    render(stack.settings.model_copy(update={"egress": egress}))
+    assert "squid: started" in supervision.ctl(stack.settings, "restart", "squid").stdout
+
+
 def test_requests_chain_to_an_authenticated_upstream_and_the_password_never_shows(
     site: FixtureServer,
 ) -> None:
@@ -244,17 +309,17 @@ def test_requests_chain_to_an_authenticated_upstream_and_the_password_never_show
             assert refused.status == "failed", refused
             assert "upstream proxy refused the credentials" in (refused.error or "")
 
-            # The fix is one setting, a render and a restart of the proxy; the browser keeps running.
+            # An upstream whose 407 has no body (nor any challenge) is named just the same, at once.
             chromium = stack.pid("chromium")
-            right = f"http://{UPSTREAM_USER}:{UPSTREAM_PASSWORD}@127.0.0.1:{port}"
-            render(
-                stack.settings.model_copy(
-                    update={
-                        "egress": stack.settings.egress.model_copy(update={"upstream_url": SecretStr(right)})
-                    }
-                )
-            )
-            assert "squid: started" in supervision.ctl(stack.settings, "restart", "squid").stdout
+            with empty_407_proxy() as bare:
+                use_upstream(stack, f"http://{UPSTREAM_USER}:not-the-password@127.0.0.1:{bare}")
+                for url in (site.url("/ok"), f"https://127.0.0.1:{site.port}/ok"):
+                    bare_refusal = run(stack, "navigate", url=url)
+                    assert bare_refusal.status == "failed" and bare_refusal.attempt == 1, bare_refusal
+                    assert "upstream proxy refused the credentials" in (bare_refusal.error or "")
+
+            # The fix is one setting, a render and a restart of the proxy; the browser keeps running.
+            use_upstream(stack, f"http://{UPSTREAM_USER}:{UPSTREAM_PASSWORD}@127.0.0.1:{port}")
             result = run(stack, "navigate", url=site.url("/ok"))
             assert result.status == "succeeded", result
             assert stack.pid("chromium") == chromium
