@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import stat
 import subprocess
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 from supervisor.options import ServerOptions
 
+from zigral import access
 from zigral.config import Settings, load_settings
 from zigral.errors import ConfigError
 from zigral.render import fill, render
@@ -102,3 +104,26 @@ def test_captures_nginx_cannot_reach_are_refused_naming_the_directory(open_dir: 
     assert "ZIGRAL_CAPTURES__DIR" in str(caught.value)
     os.chmod(private, 0o711)
     render(settings)  # traversable is enough: nginx lists captures/, not its parents
+
+
+def test_logs_captures_and_rendered_configs_are_not_world_readable(open_dir: Path) -> None:
+    settings = settings_under(open_dir)
+    old_log = settings.paths.log_dir / "chromium.log"
+    old_log.parent.mkdir(parents=True)
+    old_log.write_text("from a stack before this one\n")
+    os.chmod(old_log, 0o644)
+    ensure_secrets(settings)
+    render(settings)
+    p = settings.paths
+    for conf in (p.supervisor_conf, p.nginx_conf, p.squid_conf, p.env_file):
+        assert stat.S_IMODE(conf.stat().st_mode) == 0o600, conf
+    assert stat.S_IMODE(p.log_dir.stat().st_mode) & 0o004 == 0  # nobody else lists the logs
+    assert stat.S_IMODE(old_log.stat().st_mode) & 0o007 == 0
+    assert "umask=027" in p.supervisor_conf.read_text().replace(" ", "")
+    www = pwd.getpwnam(settings.web.nginx_worker_user)
+    for folder in (settings.captures.dir, settings.captures.dir / "screenshots"):
+        st = folder.stat()
+        assert (st.st_uid, st.st_gid) == (0, www.pw_gid)
+        assert stat.S_IMODE(st.st_mode) == 0o2750, folder  # others cannot enter; new folders keep the group
+    assert access.blocker(settings.captures.dir, settings.web.nginx_worker_user) is None
+    assert access.blocker(p.htpasswd_file, settings.web.nginx_worker_user) is None

@@ -50,7 +50,8 @@ class PathsSettings(BaseModel):
 
     @property
     def htpasswd_file(self) -> Path:
-        return self.secrets_dir / "nginx.htpasswd"
+        """Outside the 0700 secrets folder: nginx's workers read it through their group (0640)."""
+        return self.state_dir / "nginx.htpasswd"
 
     @property
     def supervisor_conf(self) -> Path:
@@ -116,6 +117,9 @@ class BrowserSettings(BaseModel):
     start_url: str = "about:blank"
     extra_args: list[str] = Field(default_factory=list)
     connect_timeout: float = Field(30.0, gt=0)
+    # Chromium in its own network namespace (loopback only), reached through the proxy and CDP doors of
+    # its launcher (see room.py). Needs root; false only where namespaces are not allowed (less safe).
+    isolated: bool = True
 
 
 class WebSettings(BaseModel):

@@ -7,8 +7,10 @@ cannot drift apart silently.
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import shlex
+import stat
 import sys
 from pathlib import Path
 
@@ -78,6 +80,28 @@ def _publish_web(settings: Settings) -> None:
             _write(p.web_dir / page.name, page.read_bytes(), 0o644)
 
 
+def _close_logs(log_dir: Path) -> None:
+    """Logs are for root (and each program's own user): no other local user reads or lists them.
+
+    supervisord runs with umask 027, so new files are 0640; files from an older stack lose their o bits here.
+    """
+    os.chmod(log_dir, 0o711)  # squid (user proxy) must still reach its own folder below it
+    for path in log_dir.rglob("*"):
+        if not path.is_symlink():
+            os.chmod(path, stat.S_IMODE(path.stat().st_mode) & ~0o007)
+
+
+def _close_captures(settings: Settings) -> None:
+    """Captures hold screenshots and HTML of signed-in pages: root writes them, nginx's workers read them
+    through their group (setgid folders: what the agents add keeps the group), nobody else enters."""
+    gid = pwd.getpwnam(settings.web.nginx_worker_user).pw_gid
+    root = settings.captures.dir
+    for directory in (root, *(root / sub for sub in ("screenshots", "html"))):
+        directory.mkdir(parents=True, exist_ok=True)
+        os.chown(directory, 0, gid)
+        os.chmod(directory, 0o2750)
+
+
 def render(settings: Settings) -> list[Path]:
     """Create the stack's directories and write its supervisord.conf, nginx.conf and env file.
 
@@ -86,11 +110,11 @@ def render(settings: Settings) -> list[Path]:
     p = settings.paths
     for directory in (p.run_dir, p.log_dir, p.run_dir / "nginx"):
         directory.mkdir(parents=True, exist_ok=True)
-    os.chmod(p.run_dir, 0o755)  # nginx's workers read the pages below it; the secrets in it are 0600
+    os.chmod(p.run_dir, 0o755)  # nginx's workers read the pages below it; every file in it is 0600
     p.state_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(p.state_dir, 0o755)  # the browser user must reach its profile below it
-    for sub in ("screenshots", "html"):
-        (settings.captures.dir / sub).mkdir(parents=True, exist_ok=True)
+    _close_logs(p.log_dir)
+    _close_captures(settings)
     _publish_web(settings)
     access.require_reachable(
         {
@@ -108,6 +132,6 @@ def render(settings: Settings) -> list[Path]:
     # The env file holds the broker and Redis URLs, which may carry passwords.
     _write(p.env_file, env, 0o600)
     _write(p.supervisor_conf, conf, 0o600)
-    _write(p.nginx_conf, nginx, 0o644)
+    _write(p.nginx_conf, nginx, 0o600)  # nginx's master reads it as root
     _write(p.squid_conf, squid, 0o600)  # may hold the upstream proxy's credentials
     return [p.supervisor_conf, p.nginx_conf, p.squid_conf, p.env_file]

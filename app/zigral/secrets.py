@@ -11,6 +11,7 @@ import secrets
 import subprocess
 from pathlib import Path
 
+from zigral import xauth
 from zigral.config import Settings
 from zigral.errors import StackError
 
@@ -20,7 +21,7 @@ _VNC_DES_KEY = "e84ad660c4721ae0"
 
 
 def _write_private(path: Path, data: bytes, group: str | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if group is None else 0o755)
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
@@ -56,7 +57,7 @@ def ensure_secrets(settings: Settings) -> list[Path]:
     """Generate the VNC and web passwords if missing. Returns the files it created."""
     paths = settings.paths
     paths.secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(paths.secrets_dir, 0o711)  # nginx workers must reach the htpasswd file, nothing more
+    os.chmod(paths.secrets_dir, 0o700)  # root's alone; nginx's htpasswd (a hash) lives outside it
     created: list[Path] = []
     if not paths.vnc_password_file.exists():
         _write_private(paths.vnc_password_file, secrets.token_urlsafe(6)[:8].encode())
@@ -69,6 +70,8 @@ def ensure_secrets(settings: Settings) -> list[Path]:
         _write_private(paths.web_password_file, secrets.token_urlsafe(18).encode())
         paths.htpasswd_file.unlink(missing_ok=True)
         created.append(paths.web_password_file)
+    if xauth.ensure_cookie(settings):
+        created.append(xauth.cookie_file(settings))
     user_line = settings.web.user.encode() + b":"
     if not paths.htpasswd_file.exists() or not paths.htpasswd_file.read_bytes().startswith(user_line):
         line = htpasswd_line(settings.web.user, read_secret(paths.web_password_file))
