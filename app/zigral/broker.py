@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -63,7 +64,7 @@ def declare_topology(channel: BlockingChannel, names: Names, agents: tuple[str, 
     channel.queue_bind(names.dead_letter_queue, names.dead_letter_exchange)
     for agent in agents:
         queue = names.agent_queue(agent)
-        channel.queue_declare(queue, durable=True, arguments={"x-max-priority": MAX_PRIORITY})
+        _declare_agent_queue(channel, names, agent)
         channel.queue_bind(queue, names.commands_exchange, routing_key=f"{agent}.#")
         # A retried or deferred command waits here for its per-message TTL, then goes back to its agent.
         for waiting in (names.retry_queue(agent), names.deferred_queue(agent)):
@@ -75,6 +76,39 @@ def declare_topology(channel: BlockingChannel, names: Names, agents: tuple[str, 
                     "x-dead-letter-routing-key": f"{agent}.retry",
                 },
             )
+
+
+def agent_queue_arguments(names: Names, agent: str) -> dict[str, Any]:
+    """An agent queue: priorities, and a command that expires in it (AMQP ``expiration``) comes back to
+    its agent as ``<agent>.expired`` so that it gets a record instead of vanishing."""
+    return {
+        "x-max-priority": MAX_PRIORITY,
+        "x-dead-letter-exchange": names.commands_exchange,
+        "x-dead-letter-routing-key": expired_routing_key(agent),
+    }
+
+
+def expired_routing_key(agent: str) -> str:
+    return f"{agent}.expired"
+
+
+def _declare_agent_queue(channel: BlockingChannel, names: Names, agent: str) -> None:
+    queue = names.agent_queue(agent)
+    # A declare with other arguments than the queue has closes the channel: try on a channel of its own.
+    scratch = channel.connection.channel()
+    try:
+        scratch.queue_declare(queue, durable=True, arguments=agent_queue_arguments(names, agent))
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code != 406:  # PRECONDITION_FAILED: the queue exists with older arguments
+            raise
+        log.warning(
+            "queue %s predates the dead-lettering of expired commands: a command that expires in it "
+            "vanishes without a record until the queue is declared anew (docs/OPERATIONS.md)",
+            queue,
+        )
+        channel.queue_declare(queue, durable=True, passive=True)
+        return
+    scratch.close()
 
 
 def _carried(
@@ -101,9 +135,16 @@ class Publisher:
         self.names = names
         channel.confirm_delivery()
 
-    def _publish(self, exchange: str, routing_key: str, body: bytes, props: pika.BasicProperties) -> None:
+    def _publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        props: pika.BasicProperties,
+        mandatory: bool = True,
+    ) -> None:
         try:
-            self.channel.basic_publish(exchange, routing_key, body, props, mandatory=True)
+            self.channel.basic_publish(exchange, routing_key, body, props, mandatory=mandatory)
         except pika.exceptions.UnroutableError:
             raise Unroutable(
                 f"no queue is bound to {exchange or '(default)'!r} for {routing_key!r}"
@@ -136,22 +177,18 @@ class Publisher:
         self._publish("", queue, body, retry_props)
 
     def event(self, event: Result) -> None:
+        """Not mandatory: when nobody listens to a status the broker drops it (the Redis stream keeps
+        it) without returning it, which pika would log as a warning twice per command."""
         props = pika.BasicProperties(content_type="application/json", delivery_mode=PERSISTENT)
-        try:
-            self._publish(
-                self.names.events_exchange, f"task.{event.agent}.{event.status}", event.encode(), props
-            )
-        except Unroutable:
-            pass  # nobody listens to this status right now; the Redis stream keeps it
+        routing_key = f"task.{event.agent}.{event.status}"
+        self._publish(self.names.events_exchange, routing_key, event.encode(), props, mandatory=False)
 
     def agent_event(self, agent: str, kind: str, data: dict[str, Any]) -> None:
         """An event about the agent itself (``agent.<agent>.needs_human``, ``agent.<agent>.session_ok``)."""
         props = pika.BasicProperties(content_type="application/json", delivery_mode=PERSISTENT)
         body = json.dumps({"agent": agent, "event": kind, **data}).encode()
-        try:
-            self._publish(self.names.events_exchange, f"agent.{agent}.{kind}", body, props)
-        except Unroutable:
-            pass  # nobody listens right now; the metric and the status page still show it
+        # Not mandatory: nobody may listen right now; the metric and the status page still show it.
+        self._publish(self.names.events_exchange, f"agent.{agent}.{kind}", body, props, mandatory=False)
 
     def reply(self, reply_to: str, correlation_id: str | None, event: Result) -> None:
         props = pika.BasicProperties(
@@ -199,9 +236,19 @@ def dead_letters(channel: BlockingChannel, names: Names, limit: int = 100) -> li
 
 
 def replay_dead_letter(
-    channel: BlockingChannel, names: Names, task_id: str, reset: Callable[[str], None], limit: int = 10_000
+    channel: BlockingChannel,
+    names: Names,
+    task_id: str,
+    reset: Callable[[str], None],
+    limit: int = 10_000,
+    keep_created_at: bool = False,
 ) -> bool:
-    """Send the dead letter of ``task_id`` back to its agent (its record reset first, so it runs again)."""
+    """Send the dead letter of ``task_id`` back to its agent (its record reset first, so it runs again).
+
+    The command starts a fresh life: a new ``created_at`` (unless ``keep_created_at``), so that a letter
+    older than its max age runs instead of expiring. The letter is acked only once the broker confirmed
+    the replayed command: a failure leaves it in the dead-letter queue.
+    """
     found = False
     held = 0
     for _ in range(limit):
@@ -215,6 +262,8 @@ def replay_dead_letter(
             command = None
         if found or command is None or command.id != task_id:
             continue  # left unacked; requeued below
+        if not keep_created_at:
+            command = command.model_copy(update={"created_at": time.time()})
         reset(task_id)
         publisher = Publisher(channel, names)
         publisher.command(command, reply_to=props.reply_to)

@@ -66,13 +66,29 @@ class Names:
         return f"{self.namespace}.{agent}.deferred"
 
     # ------------------------------------------------------------------ Redis
+    # A task id may hold ':' and '.', so a key built from one ends with the id and nothing else, and each
+    # kind of per-id key has its own prefix: no id can reach another task's key or any fixed key.
     def task_key(self, task_id: str) -> str:
         """Hash: the task record (status, agent, action, attempts, timings, result, error, captures)."""
         return f"{self.namespace}:task:{task_id}"
 
     def history_key(self, task_id: str) -> str:
         """List: the task's status history, one JSON object per change."""
-        return f"{self.namespace}:task:{task_id}:history"
+        return f"{self.namespace}:history:{task_id}"
+
+    def crash_key(self, fingerprint: str) -> str:
+        """Counter with a TTL: redeliveries of one message body whose handling never finished (a crash)."""
+        return f"{self.namespace}:crash:{fingerprint}"
+
+    def autoid_key(self, fingerprint: str) -> str:
+        """String with a TTL: the id given to a body that came without one, kept until it is settled, so
+        that its redelivery after a crash is the same task."""
+        return f"{self.namespace}:autoid:{fingerprint}"
+
+    @property
+    def epoch_key(self) -> str:
+        """String: a random value set once; when it is gone or changed, Redis lost its data."""
+        return f"{self.namespace}:epoch"
 
     def lock_key(self, task_id: str) -> str:
         """String with a TTL: which worker runs the task now (guards duplicate ids across VMs)."""

@@ -37,6 +37,11 @@ class StateError(ZigralError):
     """Redis could not be reached or refused an operation (redis-py's errors, translated)."""
 
 
+class StateUnavailable(StateError):
+    """Redis could not be reached (connection refused, lost, timed out): waiting may help. Any other
+    StateError is Redis refusing the operation itself, which waiting does not change."""
+
+
 class TaskError(ZigralError):
     """A command failed. Subclasses say whether trying again may help."""
 

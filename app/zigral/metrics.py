@@ -83,6 +83,13 @@ class AgentMetrics:
             ["agent", "locator"],
             registry=registry,
         )
+        self.redis_wipes = Counter(
+            "zigral_redis_wipes_total",
+            "Times the agent found Redis without the data it had (a flush, a restart without persistence):"
+            " ids already run may run again",
+            ["agent"],
+            registry=registry,
+        )
         self.site_logged_in = Gauge(
             "zigral_site_logged_in",
             "1 if the last session canary found the agent's site logged in, 0 if not (absent: not checked)",

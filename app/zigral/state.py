@@ -1,7 +1,8 @@
 """State in Redis: task records with their history, the events stream, locks and heartbeats.
 
 Every write of a status change goes through one MULTI/EXEC pipeline, so a record, its history, the
-recent-tasks index and the events stream never disagree. redis-py's errors become :class:`StateError`.
+recent-tasks index and the events stream never disagree. redis-py's errors become :class:`StateError`
+(:class:`StateUnavailable` when Redis cannot be reached, which is worth waiting out).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any, ParamSpec, TypeVar, cast
 import redis
 
 from zigral.config import Settings
-from zigral.constants import QUEUED, TERMINAL, Names
-from zigral.errors import StateError
+from zigral.constants import QUEUED, REJECTED, TERMINAL, Names
+from zigral.errors import StateError, StateUnavailable
 from zigral.messages import Command, Result
 
 P = ParamSpec("P")
@@ -29,10 +30,35 @@ def translated(func: Callable[P, T]) -> Callable[P, T]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return func(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StateUnavailable(f"Redis: {type(exc).__name__}: {exc}") from None
         except redis.RedisError as exc:
             raise StateError(f"Redis: {type(exc).__name__}: {exc}") from None
 
     return wrapper
+
+
+# KEYS: the record. ARGV: retention, queued, id, agent, action. A record an invalid message left starts over.
+_BEGIN_ATTEMPT = """
+if redis.call('hget', KEYS[1], 'invalid') then
+  redis.call('hdel', KEYS[1], 'invalid', 'error', 'result', 'finished_at', 'attempts')
+  redis.call('hset', KEYS[1], 'status', ARGV[2], 'action', ARGV[5])
+end
+local n = redis.call('hincrby', KEYS[1], 'attempts', 1)
+redis.call('hsetnx', KEYS[1], 'status', ARGV[2])
+redis.call('hsetnx', KEYS[1], 'id', ARGV[3])
+redis.call('hsetnx', KEYS[1], 'agent', ARGV[4])
+redis.call('hsetnx', KEYS[1], 'action', ARGV[5])
+redis.call('expire', KEYS[1], ARGV[1])
+return n
+"""
+# KEYS: a key. ARGV: a value, a TTL (0: none). Set it if absent; the value it holds.
+_AUTO_ID = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX') and tonumber(ARGV[2]) > 0 then
+  redis.call('expire', KEYS[1], ARGV[2])
+end
+return redis.call('get', KEYS[1])
+"""
 
 
 def connect(settings: Settings) -> redis.Redis:
@@ -104,24 +130,78 @@ class TaskStore:
         return [json.loads(item) for item in items]
 
     def is_terminal(self, record: dict[str, Any] | None) -> bool:
-        return record is not None and record.get("status") in TERMINAL
+        """A finished task: its id is used up. An invalid message's rejection does not use up its id."""
+        return record is not None and record.get("status") in TERMINAL and not record.get("invalid")
 
     @translated
     def begin_attempt(self, command: Command) -> int:
         """Count one more delivery of the task (counted here, outside the message).
 
         The first count creates the record, so it carries who and what it is and a ``queued`` status
-        from the start: a reader never sees a record without a status.
+        from the start: a reader never sees a record without a status. A record left by an invalid
+        message with the same id starts over.
         """
         key = self.names.task_key(command.id)
+        args: list[str | int] = [self.retention, QUEUED, command.id, command.agent, command.action]
+        return int(self.client.eval(_BEGIN_ATTEMPT, 1, key, *args))
+
+    @translated
+    def record_invalid(self, task_id: str, agent: str, reason: str, vm_id: str) -> tuple[Result, bool]:
+        """Record that a message with this id was invalid and rejected, without using the id up.
+
+        A real command's record with the same id is left as it is. Returns the event and whether it
+        was stored.
+        """
+        now = time.time()
+        event = Result(id=task_id, agent=agent, action="invalid", status=REJECTED, error=reason, at=now)
+        event = event.model_copy(update={"vm_id": vm_id})
+        status, invalid = cast(
+            list[str | None], self.client.hmget(self.names.task_key(task_id), "status", "invalid")
+        )
+        if status is not None and not invalid:
+            return event, False
+        fields: dict[str, Any] = {
+            "id": task_id,
+            "agent": agent,
+            "action": "invalid",
+            "status": REJECTED,
+            "invalid": 1,
+            "error": reason,
+            "vm_id": vm_id,
+            "updated_at": now,
+            "finished_at": now,
+        }
+        self._commit(task_id, fields, event)
+        return event, True
+
+    # ------------------------------------------------------------------ crashes and generated ids
+    @translated
+    def count_crash(self, fingerprint: str, ttl: int) -> int:
+        """One more redelivery of a body whose handling never finished; the count so far."""
+        key = self.names.crash_key(fingerprint)
         pipe = self.client.pipeline(transaction=True)
-        pipe.hincrby(key, "attempts", 1)
-        pipe.hsetnx(key, "status", QUEUED)
-        pipe.hsetnx(key, "id", command.id)
-        pipe.hsetnx(key, "agent", command.agent)
-        pipe.hsetnx(key, "action", command.action)
-        pipe.expire(key, self.retention)
+        pipe.incr(key)
+        pipe.expire(key, ttl)
         return int(pipe.execute()[0])
+
+    @translated
+    def auto_id(self, fingerprint: str, fresh: str, ttl: int) -> str:
+        """The id of a body sent without one: ``fresh`` the first time, the same one on a redelivery."""
+        key = self.names.autoid_key(fingerprint)
+        return cast(str, self.client.eval(_AUTO_ID, 1, key, fresh, ttl))
+
+    @translated
+    def forget_delivery(self, fingerprint: str) -> None:
+        """The body was settled: its crash count and generated id are no longer needed."""
+        self.client.delete(self.names.crash_key(fingerprint), self.names.autoid_key(fingerprint))
+
+    @translated
+    def check_epoch(self, known: str | None, fresh: str) -> tuple[str, bool]:
+        """The data epoch of this Redis, set to ``fresh`` if it has none, and whether it differs from
+        ``known`` (the epoch seen before): then Redis lost its data (a flush, a restart without
+        persistence), and with it results, attempt counts and quotas."""
+        epoch = cast(str, self.client.eval(_AUTO_ID, 1, self.names.epoch_key, fresh, 0))
+        return epoch, known is not None and epoch != known
 
     @translated
     def transition(
@@ -173,19 +253,28 @@ class TaskStore:
             captures=captures or [],
             at=now,
         )
-        history = json.dumps({"status": status, "at": now, "vm_id": vm_id, "error": error})
+        self._commit(command.id, fields, event)
+        return event
+
+    def _commit(self, task_id: str, fields: dict[str, Any], event: Result) -> None:
+        """The record, its history, the recent index and the events stream, in one MULTI/EXEC."""
+        key = self.names.task_key(task_id)
+        history = json.dumps(
+            {"status": event.status, "at": event.at, "vm_id": event.vm_id, "error": event.error}
+        )
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(key, mapping={k: str(v) for k, v in fields.items()})
+        if "invalid" not in fields:
+            pipe.hdel(key, "invalid")  # a real command's status: the id is its own now
         pipe.expire(key, self.retention)
-        pipe.rpush(self.names.history_key(command.id), history)
-        pipe.expire(self.names.history_key(command.id), self.retention)
-        pipe.zadd(self.names.recent_key, {command.id: now})
-        pipe.zremrangebyscore(self.names.recent_key, "-inf", now - self.retention)
+        pipe.rpush(self.names.history_key(task_id), history)
+        pipe.expire(self.names.history_key(task_id), self.retention)
+        pipe.zadd(self.names.recent_key, {task_id: event.at})
+        pipe.zremrangebyscore(self.names.recent_key, "-inf", event.at - self.retention)
         pipe.xadd(
             self.names.events_stream, {"event": event.encode()}, maxlen=self.events_maxlen, approximate=True
         )
         pipe.execute()
-        return event
 
     @translated
     def stored_result(self, task_id: str) -> Result | None:

@@ -1,24 +1,23 @@
-"""The worker: one agent's path from a RabbitMQ delivery to a stored, published and acked result.
+"""The worker: one agent's connection to RabbitMQ, its holds and canary, and its browser thread.
 
-Threads: the main thread owns the AMQP connection and keeps servicing it (heartbeats never starve)
-while the browser thread runs the command. A command is acked only after its result is in Redis and
-published; a redelivered id whose result exists is re-published, not executed again.
+What happens to each command is the pipeline's business (``zigral.runtime``); the worker feeds it
+deliveries and keeps the AMQP connection serviced (heartbeats never starve) while the browser thread runs
+a command.
 """
 
 from __future__ import annotations
 
-import datetime
 import logging
 import os
 import queue
 import random
 import threading
 import time
-from collections import Counter, deque
+import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
@@ -29,18 +28,7 @@ from zigral.actions import ActionContext, NoParams
 from zigral.agents.base import Agent
 from zigral.browser import BrowserSession, BrowserThread
 from zigral.config import Settings
-from zigral.constants import (
-    DEFERRED,
-    EXPIRED,
-    FAILED,
-    NEEDS_HUMAN,
-    QUEUED,
-    REJECTED,
-    RUNNING,
-    SUCCEEDED,
-    TIMED_OUT,
-    Names,
-)
+from zigral.constants import TIMED_OUT, Names
 from zigral.deadline import Deadline
 from zigral.errors import (
     BrokerError,
@@ -52,37 +40,20 @@ from zigral.errors import (
     first_line,
 )
 from zigral.holds import RECYCLE, CanarySchedule, Holds
-from zigral.logs import current_task
-from zigral.messages import Command, peek_id
 from zigral.metrics import AgentMetrics
-from zigral.quotas import QuotaFull, QuotaGate
+from zigral.quotas import QuotaGate
+from zigral.runtime.decisions import Job, Message, Outcome
+from zigral.runtime.hooks import HoldsHook, Hook, MetricsHook, QuotaHook
+from zigral.runtime.pipeline import HARD_GRACE, Pipeline, outcome_of, run_inline
+from zigral.runtime.settle import Redis
+from zigral.runtime.transport import PikaTransport
 from zigral.state import TaskStore
 from zigral.urlpolicy import UrlPolicy
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 RECONNECT_ERRORS: tuple[type[BaseException], ...] = (BrokerError, *broker.CONNECTION_ERRORS)
-HARD_GRACE = 15.0  # seconds past a deadline before the worker gives up on a stuck browser thread
-BUSY_RETRY_DELAY = 2.0  # another live worker holds the same task id: look again after this
-
-
-@dataclass
-class Delivery:
-    channel: BlockingChannel
-    tag: int
-    props: pika.BasicProperties
-    body: bytes
-    redelivered: bool
-
-
-@dataclass
-class Outcome:
-    status: str
-    result: Any = None
-    error: str | None = None
-    retryable: bool = False
-    captures: list[str] = field(default_factory=list)
+FIRST_RECONNECT_DELAY = 0.5
 
 
 class Worker:
@@ -97,7 +68,7 @@ class Worker:
         self.metrics = AgentMetrics(agent.name, registry or CollectorRegistry())
         self.policy = UrlPolicy.from_settings(settings, agent.name)
         self.capture_store = captures.CaptureStore(settings.captures.dir, agent.name)
-        self.quotas = QuotaGate(self.store.client, self.names, agent.quota_account, agent.quota_limits)
+        quotas = QuotaGate(self.store.client, self.names, agent.quota_account, agent.quota_limits)
         self.pid = os.getpid()
         self.owner = self.names.heartbeat_key(agent.name, settings.vm_id, self.pid)
         self.holds = Holds(self.store.client, self.names, agent.name, settings.vm_id, self.owner)
@@ -111,8 +82,7 @@ class Worker:
         self._drained = False
         self._consumer: str | None = None  # the consumer tag while taking commands
         self.stopping = threading.Event()
-        self.counts: Counter[str] = Counter()
-        self.pending: deque[Delivery] = deque()
+        self.pending: deque[Message] = deque()
         self.current: str | None = None
         self.abandoned = False  # a browser call is stuck or was cut off: exit instead of serving on
         self._conn: pika.BlockingConnection | None = None
@@ -121,6 +91,7 @@ class Worker:
         self._last_beat = 0.0
         self._last_prune = time.monotonic()
         self._stop_requested_at = 0.0
+        self.epoch: str | None = None  # Redis's data epoch as first seen (state.check_epoch)
         self._reports: queue.Queue[tuple[str, str | None]] = queue.Queue()  # from the browser thread
         labels = agent.name
         self.browser = BrowserSession(
@@ -131,12 +102,29 @@ class Worker:
             on_crash=self.metrics.page_crashes.labels(labels).inc,
         )
         self.browser_thread = BrowserThread()
+        self.redis = Redis(pause=self._pump, giving_up=self._past_grace)
+        self.metrics_hook = MetricsHook(self.metrics, set(agent.actions))
+        self.pipeline = Pipeline(
+            self.rt,
+            agent,
+            self.store,
+            PikaTransport(lambda: self._publisher),
+            vm_id=settings.vm_id,
+            owner=self.owner,
+            quotas=quotas,
+            executor=self._execute,
+            hooks=[self.metrics_hook, QuotaHook(quotas, self.redis), HoldsHook(self.holds), _Beat(self)],
+            redis=self.redis,
+        )
 
     # ------------------------------------------------------------------ lifecycle
     def request_stop(self) -> None:
         if not self.stopping.is_set():
             self._stop_requested_at = time.monotonic()
             self.stopping.set()
+
+    def _past_grace(self) -> bool:
+        return self.stopping.is_set() and time.monotonic() - self._stop_requested_at > self.rt.shutdown_grace
 
     def attach_soon(self, within: float = 60.0) -> None:
         """Attach to Chromium in the background at start, so metrics show the browser early."""
@@ -159,16 +147,16 @@ class Worker:
 
     def run(self) -> int:
         started = time.monotonic()
-        delay = 0.5
+        self.delay = FIRST_RECONNECT_DELAY
         while not self.stopping.is_set() and not self.abandoned:
             try:
                 self._serve()
-                delay = 0.5
             except RECONNECT_ERRORS as exc:
                 self.metrics.broker_connected.labels(self.agent.name).set(0)
-                log.warning("RabbitMQ unavailable (%s); reconnecting in %.1fs", exc, delay)
-                self.stopping.wait(delay)
-                delay = min(self.settings.rabbitmq.reconnect_max_delay, delay * 2) * random.uniform(0.8, 1.2)
+                log.warning("RabbitMQ unavailable (%s); reconnecting in %.1fs", exc, self.delay)
+                self.stopping.wait(self.delay)
+                cap = self.settings.rabbitmq.reconnect_max_delay
+                self.delay = min(cap, self.delay * 2 * random.uniform(0.8, 1.2))
             finally:
                 self._close_connection()
         self.browser_thread.submit(self.browser.close)
@@ -177,7 +165,8 @@ class Worker:
             self.store.clear_heartbeat(self.agent.name, self.settings.vm_id, self.pid)
         except StateError:
             pass
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(self.counts.items())) or "no commands"
+        counts = self.metrics_hook.counts
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no commands"
         log.info("%s stopped after %.0fs: %s", self.agent.name, time.monotonic() - started, summary)
         return 1 if self.abandoned else 0
 
@@ -195,6 +184,7 @@ class Worker:
         consume = conn.channel()
         broker.declare_topology(consume, self.names)
         self._publisher = broker.Publisher(conn.channel(), self.names)
+        self.delay = FIRST_RECONNECT_DELAY  # connected: the next outage starts its backoff afresh
         self.outbox.flush(self._publisher)  # agent events that happened while RabbitMQ was away
         consume.basic_qos(prefetch_count=self.rt.prefetch)
         self._consumer = None
@@ -204,7 +194,7 @@ class Worker:
             conn.process_data_events(time_limit=0.5)
             self._tick()
             while self.pending and not self.stopping.is_set() and not self.abandoned:
-                self._handle(self.pending.popleft())
+                self.pipeline.handle(self.pending.popleft())
                 self._hold_or_resume(consume)
             if not self.pending and self.canary.due() and self.held != RECYCLE:
                 self._run_canary()
@@ -215,8 +205,14 @@ class Worker:
 
     def _give_back_pending(self) -> None:
         while self.pending:  # delivered but not started: give them back
-            d = self.pending.popleft()
-            self._settle(d, requeue=True)
+            self.pipeline.give_back(self.pending.popleft())
+
+    def _on_message(
+        self, channel: BlockingChannel, method: Any, props: pika.BasicProperties, body: bytes
+    ) -> None:
+        self.pending.append(
+            Message(body, method.routing_key, props, bool(method.redelivered), (channel, method.delivery_tag))
+        )
 
     # ------------------------------------------------------------------ holds (recycle, needs a person)
     def _hold_or_resume(self, consume: BlockingChannel) -> None:
@@ -285,11 +281,7 @@ class Worker:
         self.outbox.flush(self._publisher)
         self.canary.done(self.holds.human_reason is not None)
 
-    def _on_message(
-        self, channel: BlockingChannel, method: Any, props: pika.BasicProperties, body: bytes
-    ) -> None:
-        self.pending.append(Delivery(channel, method.delivery_tag, props, body, bool(method.redelivered)))
-
+    # ------------------------------------------------------------------ the connection, kept serviced
     def _pump(self, seconds: float, until: Callable[[], bool] = lambda: False) -> None:
         """Keep the AMQP connection serviced (heartbeats) for ``seconds``, or until ``until()`` holds."""
         end = time.monotonic() + seconds
@@ -321,6 +313,7 @@ class Worker:
                     paused=self.held or "",
                     host=os.uname().nodename,
                 )
+                self._check_epoch()
             except StateError as exc:
                 log.warning("heartbeat not written: %s", exc)
         if now - self._last_prune >= self.settings.captures.prune_interval:
@@ -328,209 +321,65 @@ class Worker:
             c = self.settings.captures
             captures.prune(c.dir, c.max_age_days, c.max_bytes)
 
+    def _check_epoch(self) -> None:
+        """Notice a Redis that lost its data: ids already run could run again (docs/PROTOCOL.md)."""
+        epoch, wiped = self.store.check_epoch(self.epoch, uuid.uuid4().hex)
+        if wiped:
+            log.error(
+                "Redis lost its data (epoch %s is gone, now %s): results, attempt counts and quotas "
+                "recorded before are gone, and an id already run would run again",
+                self.epoch,
+                epoch,
+            )
+            self.metrics.redis_wipes.labels(self.agent.name).inc()
+        self.epoch = epoch
+
     def _browser_connected(self, again: bool) -> None:
         self.metrics.browser_connected.labels(self.agent.name).set(1)
         if again:
             self.metrics.browser_reconnects.labels(self.agent.name).inc()
 
-    # ------------------------------------------------------------------ helpers
-    def _state(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call the task store, waiting out a Redis outage while the AMQP connection stays serviced."""
-        delay = 0.5
-        while True:
-            try:
-                return fn(*args, **kwargs)
-            except StateError as exc:
-                log.warning("Redis unavailable (%s); retrying in %.1fs", exc, delay)
-                if (
-                    self.stopping.is_set()
-                    and time.monotonic() - self._stop_requested_at > self.rt.shutdown_grace
-                ):
-                    raise
-                self._pump(delay)
-                delay = min(5.0, delay * 2)
+    # ------------------------------------------------------------------ running an action
+    def _execute(self, job: Job, deadline: Deadline, memo: dict[str, Any]) -> Outcome | None:
+        """The pipeline's executor: a browser action on the browser thread, the others inline."""
+        assert job.action is not None and job.command is not None
+        if not job.action.browser:
+            return run_inline(job, deadline, memo)
+        future = self.browser_thread.submit(lambda: self._run_in_browser(job, deadline, memo))
+        conn = self._conn
+        if conn is not None:
+            # Wake the AMQP poll the moment the work is done, instead of at its next 0.1 s tick.
+            future.add_done_callback(lambda _f: self._wake(conn))
+        return self._wait(job, future, deadline)
 
-    def _settle(self, d: Delivery, requeue: bool | None = None) -> None:
-        """Ack (or nack) on the channel that delivered, if it is still open: a tag from a closed channel
-        is stale after a reconnect, and the broker redelivers that message anyway."""
-        if not d.channel.is_open:
-            return
-        if requeue is None:
-            d.channel.basic_ack(d.tag)
-        else:
-            d.channel.basic_nack(d.tag, requeue=requeue)
+    def _wait(self, job: Job, future: Future[Outcome], deadline: Deadline) -> Outcome | None:
+        """Service AMQP while the browser thread works; None if the command goes back at shutdown."""
+        while not future.done():
+            self._pump(0.1, until=future.done)
+            self._drain_reports(job)
+            if deadline.remaining() < -HARD_GRACE:
+                log.error("the browser thread is stuck past the deadline; the agent will restart")
+                self.abandoned = True
+                return Outcome(TIMED_OUT, error="deadline passed and the browser did not answer")
+            if self._past_grace():
+                log.warning("shutting down: handing the command in flight back to the queue")
+                self.abandoned = True
+                return None
+        self._drain_reports(job)
+        return future.result()
 
-    @property
-    def publisher(self) -> broker.Publisher:
-        if self._publisher is None:
-            raise BrokerError("not connected")
-        return self._publisher
-
-    # ------------------------------------------------------------------ one command
-    def _handle(self, d: Delivery) -> None:
-        try:
-            command = Command.decode(d.body, self.rt.max_body_bytes)
-            if command.agent != self.agent.name:
-                raise Rejected(f"command for agent {command.agent!r} arrived on {self.agent.name}'s queue")
-        except Rejected as exc:
-            task_id = peek_id(d.body) or d.props.message_id or f"invalid-{time.time_ns()}"
-            placeholder = Command.model_construct(
-                id=task_id,
-                agent=self.agent.name,
-                action="invalid",
-                params={},
-                priority="normal",
-                created_at=time.time(),
-                capture=False,
-            )
-            log.warning("rejected message %s: %s", task_id, exc)
-            self._finish(d, placeholder, Outcome(REJECTED, error=str(exc)), dead_letter=True)
-            return
-        token = current_task.set(command.id)
-        try:
-            self._handle_command(d, command)
-        finally:
-            current_task.reset(token)
-            self.current = None
-
-    def _handle_command(self, d: Delivery, command: Command) -> None:
-        stored = self._state(self.store.stored_result, command.id)
-        if stored is not None:
-            log.info("task %s already %s; re-publishing its result", command.id, stored.status)
-            self.publisher.event(stored)
-            if d.props.reply_to:
-                self.publisher.reply(d.props.reply_to, d.props.correlation_id or command.id, stored)
-            self._settle(d)
-            return
-        max_age = command.max_age or self.rt.default_max_age
-        if time.time() - command.created_at > max_age:
-            age = time.time() - command.created_at
-            self._finish(
-                d,
-                command,
-                Outcome(EXPIRED, error=f"arrived {age:.0f}s after creation, max age {max_age:.0f}s"),
-            )
-            return
-        holder = self._state(
-            self.store.acquire, command.id, self.owner, self._timeout(command) + HARD_GRACE + 30
-        )
-        if holder is not None and holder != self.owner:
-            if self._state(self.store.is_alive, holder):
-                log.info("task %s is being worked on by %s; looking again later", command.id, holder)
-                self.publisher.retry(self.agent.name, d.body, d.props, BUSY_RETRY_DELAY)
-                self._settle(d)
-                return
-            log.warning("task %s was held by %s, which is gone; taking it over", command.id, holder)
-            self._state(
-                self.store.take_over, command.id, self.owner, self._timeout(command) + HARD_GRACE + 30
-            )
-        try:
-            self._run_locked(d, command)
-        finally:
-            if not self.abandoned:
-                self._state(self.store.release, command.id, self.owner)
-
-    def _drain_reports(self, d: Delivery, command: Command) -> None:
-        """Record status changes the action reported mid-way (needs_human and back), on the main thread."""
+    def _drain_reports(self, job: Job) -> None:
         while True:
             try:
                 status, note = self._reports.get_nowait()
             except queue.Empty:
                 return
-            event = self._state(self.store.transition, command, status, self.settings.vm_id, error=note)
-            self.publisher.event(event)
-            if d.props.reply_to and status == NEEDS_HUMAN:
-                self.publisher.reply(d.props.reply_to, d.props.correlation_id or command.id, event)
+            self.pipeline.report(job, status, note)
 
-    def _timeout(self, command: Command) -> float:
-        return min(command.timeout or self.rt.default_timeout, self.rt.max_timeout)
-
-    def _run_locked(self, d: Delivery, command: Command) -> None:
-        try:
-            action = self.agent.action(command.action)
-            params = action.parse(command.params)
-        except Rejected as exc:
-            self._finish(d, command, Outcome(REJECTED, error=str(exc)), dead_letter=True)
-            return
-        if action.quota is not None:
-            full = self._state(self.quotas.take, action.quota)
-            if full is not None:
-                self._defer(d, command, full)
-                return
-        attempt = self._state(self.store.begin_attempt, command)
-        if attempt > self.rt.max_attempts:
-            if action.quota is not None:
-                self._state(self.quotas.give_back, action.quota)
-            record = self._state(self.store.get, command.id) or {}
-            last = record.get("error") or "the agent died while running it"
-            reason = f"gave up after {attempt - 1} attempts (max {self.rt.max_attempts}): {last}"
-            self._finish(d, command, Outcome(FAILED, error=reason), dead_letter=True)
-            return
-        self.current = command.id
-        event = self._state(self.store.transition, command, RUNNING, self.settings.vm_id)
-        self.publisher.event(event)
-        deadline = Deadline(self._timeout(command))
-        memo = (self._state(self.store.get, command.id) or {}).get("memo", {})
-        labels = (self.agent.name, command.action)
-        self.metrics.in_progress.labels(self.agent.name).inc()
-        started = time.monotonic()
-        if action.browser:  # seconds long: the heartbeat (status page) shows it now, and that it ended
-            self._last_beat = 0.0
-        try:
-            if action.browser:
-                future = self.browser_thread.submit(
-                    lambda: self._execute(command, action, params, deadline, memo)
-                )
-                outcome = self._wait(d, command, future, deadline)
-                self._drain_reports(d, command)
-            else:
-                outcome = self._execute(command, action, params, deadline, memo)
-        finally:
-            self.metrics.in_progress.labels(self.agent.name).dec()
-            if action.browser:
-                self.holds.count_browser_command()  # toward ops.recycle_max_commands
-                self._last_beat = 0.0
-        if outcome is None:  # shutting down: the command went back to the queue
-            return
-        did_nothing = isinstance(outcome.result, dict) and outcome.result.get("sent") is False
-        if action.quota is not None and (did_nothing or outcome.status == REJECTED):
-            self._state(self.quotas.give_back, action.quota)
-        self.metrics.duration.labels(*labels).observe(time.monotonic() - started)
-        if outcome.retryable and attempt < self.rt.max_attempts:
-            self._retry(d, command, attempt, outcome)
-        elif outcome.retryable:
-            outcome.status = FAILED
-            outcome.error = f"gave up after {attempt} attempts: {outcome.error}"
-            self._finish(d, command, outcome, dead_letter=True)
-        else:
-            self._finish(d, command, outcome, dead_letter=outcome.status in (FAILED, REJECTED))
-
-    def _wait(
-        self, d: Delivery, command: Command, future: Future[Outcome], deadline: Deadline
-    ) -> Outcome | None:
-        """Service AMQP while the browser thread works; None if the command was handed back at shutdown."""
-        conn = self._conn
-        if conn is not None:
-            # Wake the AMQP poll the moment the work is done, instead of at its next 0.1 s tick.
-            future.add_done_callback(lambda _f: self._wake(conn))
-        while not future.done():
-            self._pump(0.1, until=future.done)
-            self._drain_reports(d, command)
-            if deadline.remaining() < -HARD_GRACE:
-                log.error("the browser thread is stuck past the deadline; the agent will restart")
-                self.abandoned = True
-                return Outcome(TIMED_OUT, error="deadline passed and the browser did not answer")
-            if self.stopping.is_set() and time.monotonic() - self._stop_requested_at > self.rt.shutdown_grace:
-                log.warning("shutting down: handing the command in flight back to the queue")
-                self.abandoned = True
-                self._settle(d, requeue=True)
-                return None
-        return future.result()
-
-    def _execute(
-        self, command: Command, action: Any, params: Any, deadline: Deadline, memo: dict[str, Any]
-    ) -> Outcome:
+    def _run_in_browser(self, job: Job, deadline: Deadline, memo: dict[str, Any]) -> Outcome:
         """Runs on the browser thread."""
+        command, action = job.command, job.action
+        assert command is not None and action is not None
         ctx_box: list[ActionContext] = []
 
         def work(page: Any) -> Any:
@@ -550,7 +399,7 @@ class Worker:
                 ).inc(),
             )
             ctx_box.append(ctx)
-            result = action.run(ctx, params)
+            result = action.run(ctx, job.params)
             if command.capture:
                 ctx.capture("result")
             if deadline.passed():
@@ -558,18 +407,13 @@ class Worker:
             return result
 
         try:
-            if not action.browser:
-                return Outcome(SUCCEEDED, action.run(None, params))
             result = self.browser.run(deadline, work)
-            return Outcome(SUCCEEDED, result, captures=ctx_box[0].saved if ctx_box else [])
-        except TaskError as exc:
-            saved = ctx_box[0].saved if ctx_box else []
-            if not isinstance(exc, Rejected):
-                saved = saved + self.browser.capture_on_failure(self._failure_capture(command))
-            return Outcome(exc.status, error=str(exc), retryable=exc.retryable, captures=saved)
+            return Outcome("succeeded", result, captures=ctx_box[0].saved if ctx_box else [])
         except Exception as exc:  # a bug in an action must not kill the worker
-            log.exception("action %s raised", command.action)
-            return Outcome(FAILED, error=f"internal error: {type(exc).__name__}: {exc}")
+            saved = ctx_box[0].saved if ctx_box else []
+            if isinstance(exc, TaskError) and not isinstance(exc, Rejected):
+                saved = saved + self.browser.capture_on_failure(self._failure_capture(command.id))
+            return outcome_of(exc, saved)
 
     def _remember(self, task_id: str, key: str, value: Any) -> None:
         """Runs on the browser thread (redis-py is thread-safe); a lost Redis makes the attempt retryable."""
@@ -586,15 +430,10 @@ class Worker:
         except broker.CONNECTION_ERRORS:
             pass  # the connection is gone; the main thread notices on its own
 
-    def _failure_capture(self, command: Command) -> Callable[[Any], list[str]]:
+    def _failure_capture(self, task_id: str) -> Callable[[Any], list[str]]:
         def save(page: Any) -> list[str]:
             ctx = ActionContext(
-                page,
-                command.id,
-                Deadline(15),
-                self.policy,
-                self.capture_store,
-                on_capture=self._count_capture,
+                page, task_id, Deadline(15), self.policy, self.capture_store, on_capture=self._count_capture
             )
             return ctx.capture("failure")
 
@@ -603,63 +442,19 @@ class Worker:
     def _count_capture(self, kind: str, size: int) -> None:
         self.metrics.capture_bytes.labels(self.agent.name, kind).inc(size)
 
-    def _defer(self, d: Delivery, command: Command, full: QuotaFull) -> None:
-        """Over quota: not run and not lost. Back when the window reopens, or rejected if that is too late."""
-        when = datetime.datetime.fromtimestamp(full.reopens_at, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        what = (
-            f"quota {full.quota!r} of account {self.agent.quota_account!r} is used up for this {full.window}"
-        )
-        cutoff = command.created_at + (command.max_age or self.rt.default_max_age)
-        if full.reopens_at > cutoff:
-            error = f"{what}; it reopens at {when}, after the command's max age"
-            self._finish(d, command, Outcome(REJECTED, error=error), dead_letter=True)
-            return
-        note = f"{what}; deferred until {when}"
-        log.info("task %s %s", command.id, note)
-        event = self._state(self.store.transition, command, DEFERRED, self.settings.vm_id, error=note)
-        self.publisher.event(event)
-        delay = max(1.0, full.reopens_at - time.time()) + random.uniform(0, 30)
-        self.publisher.retry(self.agent.name, d.body, d.props, delay, deferred=True)
-        self._settle(d)
-        self.counts["deferred"] += 1
 
-    def _retry(self, d: Delivery, command: Command, attempt: int, outcome: Outcome) -> None:
-        base = min(self.rt.retry_max_delay, self.rt.retry_base_delay * 2 ** (attempt - 1))
-        delay = base * random.uniform(0.5, 1.5)
-        note = f"attempt {attempt} failed: {outcome.error}; retrying in {delay:.1f}s"
-        log.warning("task %s %s", command.id, note)
-        event = self._state(
-            self.store.transition, command, QUEUED, self.settings.vm_id, error=note, captures=outcome.captures
-        )
-        self.publisher.event(event)
-        self.publisher.retry(self.agent.name, d.body, d.props, delay)
-        self._settle(d)
-        self.metrics.retries.labels(self.agent.name).inc()
-        self.counts["retried"] += 1
+class _Beat(Hook):
+    """The heartbeat (status page) shows a browser command the moment it starts and ends."""
 
-    def _finish(self, d: Delivery, command: Command, outcome: Outcome, dead_letter: bool = False) -> None:
-        """Store, count, publish, dead-letter if asked, and only then ack."""
-        event = self._state(
-            self.store.transition,
-            command,
-            outcome.status,
-            self.settings.vm_id,
-            result=outcome.result,
-            error=outcome.error,
-            captures=outcome.captures,
-        )
-        action = command.action if command.action in self.agent.actions else "unknown"
-        self.metrics.commands.labels(self.agent.name, action, outcome.status).inc()
-        if outcome.status == SUCCEEDED:
-            self.metrics.last_success.labels(self.agent.name).set_to_current_time()
-        if dead_letter:
-            self.metrics.dead_letters.labels(self.agent.name, outcome.status).inc()
-        self.counts[outcome.status] += 1
-        self.publisher.event(event)
-        if d.props.reply_to:
-            self.publisher.reply(d.props.reply_to, d.props.correlation_id or command.id, event)
-        if dead_letter:
-            self.publisher.dead_letter(self.agent.name, d.body, d.props, outcome.status, outcome.error or "")
-        self._settle(d)
-        note = f": {outcome.error}" if outcome.error else ""
-        log.info("task %s %s %s%s", command.id, command.action, outcome.status, note)
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def before_execute(self, job: Job) -> None:
+        self.worker.current = job.task_id
+        if job.action is not None and job.action.browser:
+            self.worker._last_beat = 0.0
+
+    def after_execute(self, job: Job, outcome: Outcome | None) -> None:
+        self.worker.current = None
+        if job.action is not None and job.action.browser:
+            self.worker._last_beat = 0.0

@@ -194,7 +194,9 @@ def test_the_same_id_published_twice_is_executed_once(rt: Stack, site: FixtureSe
 # ---------------------------------------------------------------------------- bad input
 def test_bad_messages_are_dead_lettered_with_a_reason_and_the_agent_keeps_serving(rt: Stack) -> None:
     raw_publish(rt, b"{not json", message_id="bad-json")
-    raw_publish(rt, json.dumps({"id": "bad-action", "agent": "lincoln", "action": "fly"}).encode())
+    raw_publish(
+        rt, json.dumps({"id": "bad-action", "agent": "lincoln", "action": "fly"}).encode(), "lincoln.fly"
+    )
     raw_publish(
         rt,
         json.dumps(
@@ -202,7 +204,7 @@ def test_bad_messages_are_dead_lettered_with_a_reason_and_the_agent_keeps_servin
         ).encode(),
     )
     big = {"id": "too-big", "agent": "lincoln", "action": "echo", "params": {"x": "a" * 300_000}}
-    raw_publish(rt, json.dumps(big).encode())
+    raw_publish(rt, json.dumps(big).encode(), "lincoln.echo")
     for task_id in ("bad-json", "bad-action", "bad-params", "too-big"):
         wait_status(rt, task_id, {"rejected"})
     letters = dead_letters(rt)
