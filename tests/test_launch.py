@@ -50,3 +50,9 @@ def test_chromium_keeps_cdp_on_loopback_and_never_allows_every_origin() -> None:
         "--no-first-run",
     ):
         assert flag in argv
+
+
+def test_webrtc_may_send_no_udp_the_proxy_does_not_carry() -> None:
+    argv = chromium_argv(load_settings())
+    assert "--webrtc-ip-handling-policy=disable_non_proxied_udp" in argv
+    assert argv.index("--webrtc-ip-handling-policy=disable_non_proxied_udp") < len(argv) - 1  # not the URL

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pika
+import psutil
 import redis
 
-from zigral import egress, probes, supervision
+from zigral import egress, probes, room, supervision, xauth
 from zigral.config import Settings
 from zigral.errors import NotReady, StackError
 from zigral.secrets import read_secret
@@ -118,11 +120,43 @@ def _egress(settings: Settings) -> str:
     return "; ".join(parts)
 
 
+def _display_auth(settings: Settings) -> str:
+    """The display answers its cookie and refuses a client without it (any other local user)."""
+    detail = probes.x_display(settings.display.socket_path, cookie=xauth.read_cookie(settings))
+    try:
+        probes.x_display(settings.display.socket_path)
+    except NotReady:
+        return f"{detail}; a client without the cookie is refused"
+    raise NotReady("the X display accepts clients without its cookie (Xvfb without -auth)")
+
+
+def _isolation(settings: Settings) -> str:
+    """Chromium runs in its own network namespace with loopback only; CDP is a door for root."""
+    if not settings.browser.isolated:
+        return "off (ZIGRAL_BROWSER__ISOLATED=false): Chromium shares this machine's network"
+    try:
+        launcher = psutil.Process(supervision.pid_of(settings, "chromium"))
+        browsers = [p for p in launcher.children() if p.name() in ("chromium", "chrome")]
+    except psutil.Error as exc:
+        raise NotReady(f"Chromium's launcher: {exc}") from None
+    if not browsers:
+        raise NotReady("Chromium is not running under its launcher")
+    ns = room.net_namespace(browsers[0].pid)
+    if ns == room.net_namespace("self"):
+        raise NotReady("Chromium shares this machine's network namespace")
+    devices = Path(f"/proc/{browsers[0].pid}/net/dev").read_text().splitlines()[2:]
+    names = sorted(line.split(":", 1)[0].strip() for line in devices)
+    if names != ["lo"]:
+        raise NotReady(f"Chromium's network namespace has interfaces {names}, not loopback alone")
+    return f"Chromium in {ns} (loopback only); proxy and CDP through its launcher's doors"
+
+
 CHECKS: list[tuple[str, Callable[[Settings], str]]] = [
     ("supervisor", _supervisor),
-    ("X display", lambda s: probes.x_display(s.display.socket_path)),
+    ("X display", _display_auth),
     ("x11vnc", lambda s: probes.rfb_banner(s.vnc.port)),
     ("chromium CDP", _cdp),
+    ("browser isolation", _isolation),
     ("websockify", lambda s: probes.tcp(s.web.websockify_port)),
     ("egress proxy", _egress),
     ("nginx auth", _nginx_auth),

@@ -17,6 +17,7 @@ import pwd
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from zigral import probes
+from zigral import peers, probes, room, xauth
 from zigral.config import Settings
 from zigral.errors import NotReady, StackError
 
@@ -46,6 +47,11 @@ CHROMIUM_QUIET_FLAGS = (
     "--hide-crash-restore-bubble",
     "--noerrdialogs",
 )
+
+# WebRTC may not send UDP the proxy does not carry (an HTTP proxy carries none): without this a page's STUN
+# requests go straight to any address, loopback included, and reveal the machine's real IP behind the
+# user's proxy. (--force-webrtc-ip-handling-policy does nothing in this build.)
+CHROMIUM_WEBRTC_FLAGS = ("--webrtc-ip-handling-policy=disable_non_proxied_udp",)
 
 CHROMIUM_SINGLETONS = ("SingletonLock", "SingletonSocket", "SingletonCookie")
 CHROMIUM_CLOSE_GRACE = 10.0  # seconds for Chromium to close its windows before it gets SIGTERM
@@ -139,6 +145,7 @@ def chromium_argv(settings: Settings) -> list[str]:
         "--window-position=0,0",
         f"--window-size={d.width},{d.height}",
         *CHROMIUM_QUIET_FLAGS,
+        *CHROMIUM_WEBRTC_FLAGS,
         *proxy_args(settings),
         *b.extra_args,
         b.start_url,
@@ -153,22 +160,40 @@ def _exec(argv: list[str], env: dict[str, str] | None = None) -> NoReturn:
 
 
 def run_xvfb(settings: Settings) -> NoReturn:
+    """Xvfb demands the display's cookie of every client (-auth): no other local user may open it."""
     clean_stale_x_lock(settings)
+    xauth.ensure_cookie(settings)
+    auth = xauth.write_xauthority(settings, xauth.server_file(settings))
+    os.chmod(auth.parent, 0o700)
     d = settings.display
-    _exec(["Xvfb", d.name, "-screen", "0", f"{d.width}x{d.height}x{d.depth}", "-nolisten", "tcp", "-noreset"])
+    argv = ["Xvfb", d.name, "-screen", "0", f"{d.width}x{d.height}x{d.depth}", "-nolisten", "tcp", "-noreset"]
+    _exec([*argv, "-auth", str(auth)])
 
 
 def _display_env(settings: Settings) -> dict[str, str]:
-    return {**os.environ, "DISPLAY": settings.display.name}
+    return {**os.environ, "DISPLAY": settings.display.name, "XAUTHORITY": str(xauth.server_file(settings))}
+
+
+def wait_for_display(settings: Settings) -> None:
+    """Until the display answers a client that shows its cookie (the cookie may still be on its way)."""
+
+    def probe() -> str:
+        try:
+            cookie = xauth.read_cookie(settings)
+        except (OSError, ValueError) as exc:
+            raise NotReady(f"the display's cookie: {exc}") from None
+        return probes.x_display(settings.display.socket_path, cookie=cookie)
+
+    wait_forever(probe, "X display")
 
 
 def run_wm(settings: Settings) -> NoReturn:
-    wait_forever(lambda: probes.x_display(settings.display.socket_path), "X display")
+    wait_for_display(settings)
     _exec(["openbox"], _display_env(settings))
 
 
 def run_x11vnc(settings: Settings) -> NoReturn:
-    wait_forever(lambda: probes.x_display(settings.display.socket_path), "X display")
+    wait_for_display(settings)
     limit = settings.vnc.max_open_files
     resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
     argv = ["x11vnc", "-display", settings.display.name, "-rfbport", str(settings.vnc.port)]
@@ -180,7 +205,7 @@ def run_x11vnc(settings: Settings) -> NoReturn:
 def run_chromium(settings: Settings) -> NoReturn:
     """Unlike the other launchers this one stays as Chromium's parent: on SIGTERM it closes the browser's
     windows through CDP, so that Chromium shuts down the normal way and keeps its cookies."""
-    wait_forever(lambda: probes.x_display(settings.display.socket_path), "X display")
+    wait_for_display(settings)
     if settings.egress.enabled:
         wait_forever(lambda: probes.tcp(settings.egress.port), "egress proxy")
     user = pwd.getpwnam(settings.browser.user)
@@ -191,19 +216,28 @@ def run_chromium(settings: Settings) -> NoReturn:
     home = settings.paths.state_dir / "browser-home"
     home.mkdir(parents=True, exist_ok=True)
     chown_tree(home, user.pw_uid, user.pw_gid)
+    for private in (profile, home):  # cookies and logins: the browser user's alone
+        os.chmod(private, 0o700)
+    own_xauth = xauth.write_xauthority(settings, home / ".Xauthority", user.pw_uid, user.pw_gid)
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(home),
         "USER": user.pw_name,
         "DISPLAY": settings.display.name,
+        "XAUTHORITY": str(own_xauth),
         "LANG": os.environ.get("LANG", "C.UTF-8"),
         "XDG_CONFIG_HOME": str(home / ".config"),
         "XDG_CACHE_HOME": str(home / ".cache"),
     }
 
+    room_fd = open_doors(settings) if settings.browser.isolated else None
+
     def drop_privileges() -> None:
-        # The unprivileged user keeps Chromium's sandbox on. The parent-death signal is set after
-        # setuid (which clears it): if this launcher is killed, the browser goes with it.
+        # Into the closed room first (entering needs root). The unprivileged user keeps Chromium's sandbox
+        # on. The parent-death signal is set after setuid (which clears it): if this launcher is killed,
+        # the browser goes with it (and the doors, which are this launcher's threads).
+        if room_fd is not None:
+            room.enter(room_fd)
         os.initgroups(user.pw_name, user.pw_gid)
         os.setgid(user.pw_gid)
         os.setuid(user.pw_uid)
@@ -228,6 +262,29 @@ def run_chromium(settings: Settings) -> NoReturn:
             if stopping and time.monotonic() - stopping[0] > CHROMIUM_CLOSE_GRACE:
                 browser.terminate()  # it did not close by itself: the plain signal
     sys.exit(code if code >= 0 else 128 - code)
+
+
+def open_doors(settings: Settings) -> int:
+    """Make the browser's closed room and open its two doors (see room.py); returns the room's fd.
+
+    Proxy door: 127.0.0.1:<egress port> in the room -> squid outside. CDP door: 127.0.0.1:<cdp port>
+    outside -> Chromium in the room, for root's connections only (the agents, ops and doctor run as root).
+    """
+    closed = room.Room()
+    port, cdp = settings.egress.port, settings.browser.cdp_port
+    if settings.egress.enabled:
+        room.serve(
+            closed.listen(port), lambda: socket.create_connection(("127.0.0.1", port), timeout=5), "proxy"
+        )
+    admitted = frozenset({0, os.geteuid()})
+    room.serve(
+        room.host_listener(cdp),
+        lambda: closed.connect(cdp),
+        "cdp",
+        admit=lambda conn: peers.uid_allowed(conn, admitted),
+    )
+    log.info("browser room %s: interfaces %s", os.readlink(f"/proc/self/fd/{closed.fd}"), closed.interfaces())
+    return closed.fd
 
 
 def close_all_tabs(cdp_port: int) -> None:

@@ -22,14 +22,21 @@ from zigral.errors import NotReady
 T = TypeVar("T")
 
 
-def x_display(socket_path: Path, timeout: float = 2.0) -> str:
-    """Open an X11 connection on the display's socket and read the server's setup reply."""
+def x_display(socket_path: Path, timeout: float = 2.0, cookie: bytes | None = None) -> str:
+    """Open an X11 connection on the display's socket and read the server's setup reply.
+
+    With ``cookie`` the setup carries it (MIT-MAGIC-COOKIE-1); without, it asks for no authorization.
+    """
+    name = b"MIT-MAGIC-COOKIE-1" if cookie else b""
+    data = cookie or b""
+    # Connection setup: little-endian, protocol 11.0, the authorization's name and data, each padded to 4.
+    setup = b"l\0" + struct.pack("<HHHH", 11, 0, len(name), len(data)) + b"\0\0"
+    setup += name + b"\0" * (-len(name) % 4) + data + b"\0" * (-len(data) % 4)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
             sock.connect(str(socket_path))
-            # Connection setup: little-endian, protocol 11.0, no authorization.
-            sock.sendall(b"l\0" + struct.pack("<HHHH", 11, 0, 0, 0) + b"\0\0")
+            sock.sendall(setup)
             head = sock.recv(8)
     except OSError as exc:
         raise NotReady(f"X display {socket_path}: {exc}") from None
