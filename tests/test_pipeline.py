@@ -337,7 +337,8 @@ def test_a_message_without_a_readable_id_is_recorded_under_its_message_id_or_its
 def test_a_command_that_expired_in_the_broker_gets_an_expired_record(rig: Rig) -> None:
     body = cmd()
     death = [{"reason": "expired", "queue": f"{rig.names.namespace}.lincoln", "count": 1}]
-    decision = rig.send(body, routing_key="lincoln.expired", headers={"x-death": death}, reply_to="r")
+    expired_queue = rig.names.expired_queue("lincoln")
+    decision = rig.send(body, routing_key=expired_queue, headers={"x-death": death}, reply_to="r")
     assert isinstance(decision, Finish) and decision.status == "expired"
     assert "expired in the broker" in (decision.error or "")
     assert rig.status(body["id"]) == "expired" and rig.executed == []
@@ -345,8 +346,9 @@ def test_a_command_that_expired_in_the_broker_gets_an_expired_record(rig: Rig) -
 
 
 def test_an_expired_routing_key_without_a_broker_expiry_is_rejected(rig: Rig) -> None:
-    decision = rig.send(cmd(), routing_key="lincoln.expired")
-    assert isinstance(decision, Reject) and "routing key" in decision.reason
+    for key in (rig.names.expired_queue("lincoln"), "lincoln.expired"):
+        decision = rig.send(cmd(), routing_key=key)
+        assert isinstance(decision, Reject) and "routing key" in decision.reason
 
 
 def test_a_command_older_than_its_max_age_expires_unexecuted(rig: Rig) -> None:

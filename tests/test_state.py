@@ -91,3 +91,55 @@ def test_a_heartbeat_expires_by_itself(store: TaskStore) -> None:
     assert [b["pid"] for b in store.heartbeats("lincoln")] == [42]
     time.sleep(0.5)
     assert store.heartbeats("lincoln") == []
+
+
+def test_task_records_and_histories_of_ids_that_look_alike_never_share_a_key(store: TaskStore) -> None:
+    for task_id in ("demo1", "demo1:history", "history:demo1"):
+        command = Command(id=task_id, agent="lincoln", action="echo")
+        store.begin_attempt(command)
+        store.transition(command, "succeeded", "vm-1", result={"id": task_id})
+    for task_id in ("demo1", "demo1:history", "history:demo1"):
+        record = store.get(task_id)
+        assert record is not None and record["result"] == {"id": task_id}
+        assert [h["status"] for h in store.history(task_id)] == ["succeeded"]
+
+
+def test_an_invalid_messages_rejection_is_recorded_but_leaves_the_id_free(store: TaskStore) -> None:
+    event, stored = store.record_invalid("fix-1", "shaun", "invalid command: timeout", "vm-1")
+    assert stored and event.status == "rejected"
+    assert store.get("fix-1") is not None and store.stored_result("fix-1") is None
+    command = Command(id="fix-1", agent="shaun", action="echo")
+    assert store.begin_attempt(command) == 1
+    store.transition(command, "succeeded", "vm-1", result={})
+    done = store.stored_result("fix-1")
+    assert done is not None and done.status == "succeeded" and done.error is None
+    _event, stored_again = store.record_invalid("fix-1", "shaun", "invalid again", "vm-1")
+    assert not stored_again and store.get("fix-1")["status"] == "succeeded"  # type: ignore[index]
+
+
+def test_a_crash_count_grows_per_body_until_the_delivery_is_forgotten(store: TaskStore) -> None:
+    assert [store.count_crash("fp1", ttl=60) for _ in range(3)] == [1, 2, 3]
+    assert store.auto_id("fp1", "first", ttl=60) == "first"
+    assert store.auto_id("fp1", "second", ttl=60) == "first"
+    store.forget_delivery("fp1")
+    assert store.count_crash("fp1", ttl=60) == 1 and store.auto_id("fp1", "third", ttl=60) == "third"
+
+
+def test_a_redis_that_lost_its_data_is_told_by_its_epoch(store: TaskStore) -> None:
+    epoch, wiped = store.check_epoch(None, "e1")
+    assert (epoch, wiped) == ("e1", False)
+    assert store.check_epoch(epoch, "e2") == ("e1", False)
+    store.client.delete(store.names.epoch_key)  # what FLUSHALL or a restart without persistence does
+    assert store.check_epoch(epoch, "e3") == ("e3", True)
+
+
+def test_redis_refusing_an_operation_is_not_mistaken_for_an_outage(store: TaskStore) -> None:
+    from zigral.errors import StateError, StateUnavailable
+
+    store.client.set(store.names.task_key("wrong"), "x")
+    with pytest.raises(StateError) as refused:
+        store.get("wrong")
+    assert not isinstance(refused.value, StateUnavailable)
+    down = TaskStore(redis.Redis(port=1, socket_connect_timeout=0.2), store.names, 60, 100)
+    with pytest.raises(StateUnavailable):
+        down.get("x")

@@ -64,6 +64,7 @@ def declare_topology(channel: BlockingChannel, names: Names, agents: tuple[str, 
     channel.queue_bind(names.dead_letter_queue, names.dead_letter_exchange)
     for agent in agents:
         queue = names.agent_queue(agent)
+        channel.queue_declare(names.expired_queue(agent), durable=True)
         _declare_agent_queue(channel, names, agent)
         channel.queue_bind(queue, names.commands_exchange, routing_key=f"{agent}.#")
         # A retried or deferred command waits here for its per-message TTL, then goes back to its agent.
@@ -79,17 +80,13 @@ def declare_topology(channel: BlockingChannel, names: Names, agents: tuple[str, 
 
 
 def agent_queue_arguments(names: Names, agent: str) -> dict[str, Any]:
-    """An agent queue: priorities, and a command that expires in it (AMQP ``expiration``) comes back to
-    its agent as ``<agent>.expired`` so that it gets a record instead of vanishing."""
+    """An agent queue: priorities, and a command that expires in it (AMQP ``expiration``) goes to the
+    agent's expired queue, which the agent also consumes, so that it gets a record instead of vanishing."""
     return {
         "x-max-priority": MAX_PRIORITY,
-        "x-dead-letter-exchange": names.commands_exchange,
-        "x-dead-letter-routing-key": expired_routing_key(agent),
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": names.expired_queue(agent),
     }
-
-
-def expired_routing_key(agent: str) -> str:
-    return f"{agent}.expired"
 
 
 def _declare_agent_queue(channel: BlockingChannel, names: Names, agent: str) -> None:
@@ -250,29 +247,27 @@ def replay_dead_letter(
     the replayed command: a failure leaves it in the dead-letter queue.
     """
     found = False
-    held = 0
-    for _ in range(limit):
-        method, props, body = channel.basic_get(names.dead_letter_queue, auto_ack=False)
-        if method is None:
+    try:
+        for _ in range(limit):
+            method, props, body = channel.basic_get(names.dead_letter_queue, auto_ack=False)
+            if method is None:
+                break
+            try:
+                command = Command.decode(body, max_bytes=len(body) + 1)
+            except Rejected:
+                command = None
+            if command is None or command.id != task_id:
+                continue  # left unacked; requeued below
+            if not keep_created_at:
+                command = command.model_copy(update={"created_at": time.time()})
+            reset(task_id)
+            Publisher(channel, names).command(command, reply_to=props.reply_to)
+            channel.basic_ack(method.delivery_tag)  # only now: the broker confirmed the replayed command
+            found = True
             break
-        held += 1
-        try:
-            command = Command.decode(body, max_bytes=len(body) + 1)
-        except Rejected:
-            command = None
-        if found or command is None or command.id != task_id:
-            continue  # left unacked; requeued below
-        if not keep_created_at:
-            command = command.model_copy(update={"created_at": time.time()})
-        reset(task_id)
-        publisher = Publisher(channel, names)
-        publisher.command(command, reply_to=props.reply_to)
-        channel.basic_ack(method.delivery_tag)
-        held -= 1
-        found = True
-        break
-    if held:
-        channel.basic_nack(delivery_tag=0, multiple=True, requeue=True)
+    finally:
+        if channel.is_open:  # every other letter looked at (or this one, on a failure) goes back
+            channel.basic_nack(delivery_tag=0, multiple=True, requeue=True)
     return found
 
 

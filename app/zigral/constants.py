@@ -65,6 +65,11 @@ class Names:
         so that they never hold up short retries behind them."""
         return f"{self.namespace}.{agent}.deferred"
 
+    def expired_queue(self, agent: str) -> str:
+        """Commands whose AMQP expiration passed in the agent's queue; the agent records them ``expired``.
+        (Not back to the agent queue itself: RabbitMQ drops a message dead-lettered in a cycle.)"""
+        return f"{self.namespace}.{agent}.expired"
+
     # ------------------------------------------------------------------ Redis
     # A task id may hold ':' and '.', so a key built from one ends with the id and nothing else, and each
     # kind of per-id key has its own prefix: no id can reach another task's key or any fixed key.

@@ -197,8 +197,17 @@ def parse_body(body: bytes, max_bytes: int, max_depth: int = MAX_DEPTH) -> dict[
     return data
 
 
+_LEADING_ID = re.compile(rb'\A\s*\{\s*"id"\s*:\s*"([A-Za-z0-9._:-]{1,128})"')
+
+
 def peek_id(body: bytes, max_bytes: int = 16 * 1024 * 1024) -> str | None:
-    """The ``id`` of a body that is not a valid command, if one can be read, to record its rejection."""
+    """The ``id`` of a body that is not a valid command, if one can be read, to record its rejection.
+
+    A body past ``max_bytes`` is not parsed: its id is read only if it is the first key, as clients write it.
+    """
+    if len(body) > max_bytes:
+        leading = _LEADING_ID.match(body[:300])
+        return leading.group(1).decode() if leading else None
     try:
         data = parse_body(body, max_bytes)
     except Rejected:

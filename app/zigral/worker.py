@@ -80,7 +80,7 @@ class Worker:
                 self.metrics.needs_human.labels(agent.name).set(1)
         self.held: str | None = None  # why the worker takes no commands now (holds.py)
         self._drained = False
-        self._consumer: str | None = None  # the consumer tag while taking commands
+        self._consumers: list[str] = []  # consumer tags (agent queue, expired queue) while taking commands
         self.stopping = threading.Event()
         self.pending: deque[Message] = deque()
         self.current: str | None = None
@@ -187,7 +187,7 @@ class Worker:
         self.delay = FIRST_RECONNECT_DELAY  # connected: the next outage starts its backoff afresh
         self.outbox.flush(self._publisher)  # agent events that happened while RabbitMQ was away
         consume.basic_qos(prefetch_count=self.rt.prefetch)
-        self._consumer = None
+        self._consumers = []
         self.metrics.broker_connected.labels(self.agent.name).set(1)
         while not self.stopping.is_set() and not self.abandoned:
             self._hold_or_resume(consume)
@@ -198,10 +198,13 @@ class Worker:
                 self._hold_or_resume(consume)
             if not self.pending and self.canary.due() and self.held != RECYCLE:
                 self._run_canary()
-        if self._consumer is not None:
-            consume.basic_cancel(self._consumer)
-            self._consumer = None
+        self._stop_consuming(consume)
         self._give_back_pending()
+
+    def _stop_consuming(self, consume: BlockingChannel) -> None:
+        for tag in self._consumers:
+            consume.basic_cancel(tag)
+        self._consumers = []
 
     def _give_back_pending(self) -> None:
         while self.pending:  # delivered but not started: give them back
@@ -218,9 +221,8 @@ class Worker:
     def _hold_or_resume(self, consume: BlockingChannel) -> None:
         """Between commands: stop consuming while held, drain for a recycle, consume again after."""
         reason = self.holds.reason()
-        if reason and self._consumer is not None:
-            consume.basic_cancel(self._consumer)
-            self._consumer = None
+        if reason and self._consumers:
+            self._stop_consuming(consume)
             self._give_back_pending()
             log.info("%s holds its queue: %s", self.agent.name, reason)
         if reason == RECYCLE and not self._drained:
@@ -233,9 +235,10 @@ class Worker:
                 self._drained = True
             except StateError as exc:
                 log.warning("could not report drained: %s", exc)
-        if not reason and self._consumer is None:
+        if not reason and not self._consumers:
             queue_name = self.names.agent_queue(self.agent.name)
-            self._consumer = consume.basic_consume(queue_name, self._on_message)
+            for name in (queue_name, self.names.expired_queue(self.agent.name)):
+                self._consumers.append(consume.basic_consume(name, self._on_message))
             log.info("%s consuming %s", self.agent.name, queue_name)
             if self._drained:
                 self._drained = False

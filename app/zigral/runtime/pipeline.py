@@ -205,7 +205,8 @@ class Pipeline:
         agent, _, verb = job.message.routing_key.partition(".")
         if agent == command.agent and verb in (command.action, "retry"):
             return
-        if agent == command.agent and verb == "expired" and self._expired_in_broker(job):
+        expired_queue = self.store.names.expired_queue(self.agent.name)
+        if job.message.routing_key == expired_queue and self._expired_in_broker(job):
             job.broker_expired = True
             return
         raise Rejected(
@@ -221,7 +222,7 @@ class Pipeline:
 
     @property
     def _queue(self) -> str:
-        return f"{self.store.names.namespace}.{self.agent.name}"
+        return self.store.names.agent_queue(self.agent.name)
 
     def _id_for_rejection(self, job: Job) -> str:
         return (
