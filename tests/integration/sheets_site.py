@@ -1,13 +1,20 @@
 """A local copy of the parts of Google Sheets that Shaun uses, backed by data the tests assert on.
 
-The editor page keeps the real one's landmarks: the Name Box ``#t-name-box``, the formula bar
-``#t-formula-bar-input``, sheet tabs ``.docs-sheet-tab`` (``id="sheet-button-<gid>"``), the title, and a
-"View only" indicator. Its keyboard works like the real editor: typing replaces the active cell, Tab
-commits and moves right, Enter commits and moves down, and after a run of Tabs Enter returns to the column
-where the run started; Delete clears the selection. Values are interpreted like Sheets does (a leading
-``'`` keeps text literal; ``=`` formulas, numbers with leading zeros and ISO dates are reinterpreted).
-The CSV export endpoints (``/export?format=csv&gid=…&range=…`` and ``/gviz/tq?tqx=out:csv&sheet=…``)
-serve the same data, to a signed-in browser only.
+The editor page keeps the real one's guarantees and nothing more: the URLs, the Name Box ``#t-name-box``,
+the formula bar ``#t-formula-bar-input``, the grid (``role=grid``), sheet tabs (``role=tab`` with their
+names, ``aria-selected``; activating one puts ``#gid=<gid>`` in the URL), the page title
+"<title> - Google Sheets", and a "View only" badge on a book the user may only view. Its keyboard works
+like the real editor: typing replaces the active cell, Tab commits and moves right, Enter commits and moves
+down (after a run of Tabs, back to the column where the run started), Alt+Enter is a newline inside the
+cell, Escape cancels the edit; Delete clears the selection; a paste puts tab-separated text (cells quoted
+with ``"`` when they hold tabs, newlines or quotes) into the grid from the active cell. Values are
+interpreted like Sheets does (a leading ``'`` keeps text literal; ``=`` formulas, numbers with leading
+zeros and ISO dates are reinterpreted). The CSV export endpoints (``/export?format=csv&gid=…&range=…`` and
+``/gviz/tq?tqx=out:csv&sheet=…``) serve the same data, to a signed-in browser only, with leading and
+trailing spaces as non-breaking spaces like the real export. A book that does not exist answers 404.
+
+The editor's script reaches its elements by literal ids and classes only (tests/sites/mutate.py's fixture
+contract): it builds the grid itself and keeps references to the cells.
 """
 
 from __future__ import annotations
@@ -20,11 +27,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
+from pathlib import Path
 from urllib.parse import parse_qs
 
 from .fixture_server import FixtureServer, Request, Response
 
-ROWS, COLS = 40, 12
+ROWS, COLS = 100, 26  # a new book's grid (Sheets starts with 1000 x 26)
+_EDITOR_JS = (Path(__file__).parent / "sheets_editor.js").read_text()
 CELL = re.compile(r"^([A-Z]+)(\d+)$")
 
 
@@ -45,6 +54,16 @@ def parse_cell(ref: str) -> tuple[int, int]:
     for ch in m.group(1):
         col = col * 26 + ord(ch) - 64
     return int(m.group(2)) - 1, col - 1
+
+
+def _spaces(text: str) -> str:
+    """Leading and trailing spaces as the real export gives them: non-breaking."""
+    stripped = text.strip(" ")
+    if not stripped:
+        return text.replace(" ", "\u00a0")
+    left = len(text) - len(text.lstrip(" "))
+    right = len(text) - len(text.rstrip(" "))
+    return "\u00a0" * left + stripped + "\u00a0" * right
 
 
 def interpret(raw: str) -> str:
@@ -82,6 +101,8 @@ class Spreadsheet:
     title: str
     tabs: list[Tab]
     view_only: bool = False
+    rows: int = ROWS
+    cols: int = COLS
 
     def tab(self, gid: int | None = None, name: str | None = None) -> Tab | None:
         for t in self.tabs:
@@ -105,6 +126,13 @@ class SheetsSite:
         locked = Spreadsheet("readonly1", "Published numbers", [Tab(0, "Data")], view_only=True)
         locked.tabs[0].raw.update({(0, 0): "Year", (1, 0): "2025"})
         self.spreadsheets[locked.id] = locked
+        bulk = Spreadsheet("bulk1", "Bulk data", [Tab(0, "Data"), Tab(77, "Notes")], rows=300, cols=60)
+        bulk.tabs[1].raw[(0, 0)] = "keep me"
+        self.spreadsheets[bulk.id] = bulk
+
+    def snapshot(self) -> dict[str, dict[str, dict[tuple[int, int], str]]]:
+        """Every tab's stored input, by book and tab name (to compare before and after an action)."""
+        return {sid: {t.name: dict(t.raw) for t in s.tabs} for sid, s in self.spreadsheets.items()}
 
     def install(self, server: FixtureServer) -> None:
         server.routes["/ServiceLogin"] = self.sign_in
@@ -147,15 +175,15 @@ class SheetsSite:
 <main><h1>Recent spreadsheets</h1><ul>{items}</ul></main></body></html>"""
         return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
 
-    def _csv(self, tab: Tab, rng: str | None) -> Response:
-        top, left, bottom, right = 0, 0, ROWS - 1, COLS - 1
+    def _csv(self, sheet: Spreadsheet, tab: Tab, rng: str | None) -> Response:
+        top, left, bottom, right = 0, 0, sheet.rows - 1, sheet.cols - 1
         if rng:
             start, _, end = rng.partition(":")
             top, left = parse_cell(start)
             bottom, right = parse_cell(end or start)
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        rows = [[tab.display(r, c) for c in range(left, right + 1)] for r in range(top, bottom + 1)]
+        rows = [[_spaces(tab.display(r, c)) for c in range(left, right + 1)] for r in range(top, bottom + 1)]
         if not rng:  # like Sheets: the whole tab exports only up to its last non-empty row and column
             while rows and not any(rows[-1]):
                 rows.pop()
@@ -168,19 +196,21 @@ class SheetsSite:
         if not self._signed_in(req):
             return 302, {"Location": "/ServiceLogin"}, b""
         q = parse_qs(req.query)
-        tab = self._sheet(req).tab(gid=int(q.get("gid", ["0"])[0]))
+        sheet, gid = self._sheet(req), q.get("gid", ["0"])[0]
+        tab = sheet.tab(gid=int(gid)) if gid.isdigit() else None
         if tab is None:
             return 400, {"Content-Type": "text/html"}, b"<p>Sorry, unable to open the file at this time.</p>"
-        return self._csv(tab, q.get("range", [None])[0])
+        return self._csv(sheet, tab, q.get("range", [None])[0])
 
     def gviz(self, req: Request) -> Response:
         if not self._signed_in(req):
             return 302, {"Location": "/ServiceLogin"}, b""
         q = parse_qs(req.query)
-        tab = self._sheet(req).tab(name=q.get("sheet", [""])[0])
+        sheet = self._sheet(req)
+        tab = sheet.tab(name=q.get("sheet", [""])[0])
         if tab is None:
             return 400, {"Content-Type": "text/plain"}, b"Invalid sheet"
-        return self._csv(tab, q.get("range", [None])[0])
+        return self._csv(sheet, tab, q.get("range", [None])[0])
 
     def api_cells(self, req: Request) -> Response:
         sheet = self._sheet(req)
@@ -204,87 +234,39 @@ class SheetsSite:
         if not self._signed_in(req):
             return 302, {"Location": f"/ServiceLogin?continue={req.path}"}, b""
         tabs = "".join(
-            f'<div class="docs-sheet-tab" id="sheet-button-{t.gid}" role="button" data-gid="{t.gid}">'
+            f'<div class="docs-sheet-tab" role="tab" aria-selected="false" data-gid="{t.gid}">'
             f'<span class="docs-sheet-tab-name">{html.escape(t.name)}</span></div>'
             for t in sheet.tabs
         )
         data = {t.gid: {f"{r},{c}": t.display(r, c) for (r, c) in t.raw} for t in sheet.tabs}
-        header = "".join(f"<th>{col_name(c)}</th>" for c in range(COLS))
-        body = "".join(
-            f"<tr><th>{r + 1}</th>" + "".join(f'<td id="c{r}_{c}"></td>' for c in range(COLS)) + "</tr>"
-            for r in range(ROWS)
+        script = (
+            _EDITOR_JS.replace("__VIEW_ONLY__", json.dumps(sheet.view_only))
+            .replace("__DATA__", json.dumps(data).replace("</", "<\\/"))
+            .replace("__ROWS__", str(sheet.rows))
+            .replace("__COLS__", str(sheet.cols))
         )
-        mode = '<div id="docs-access-level-indicator">View only</div>' if sheet.view_only else ""
-        page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(sheet.title)} - Google Sheets</title>
-<style>body{{font-family:Arial,sans-serif;margin:0}} #grid td{{border:1px solid #e2e2e2;width:90px;height:20px;font-size:13px}}
+        badge = (
+            '<div id="docs-access-level-indicator" role="button" aria-label="View only">View only</div>'
+            if sheet.view_only
+            else '<div id="docs-titlebar-share" role="button" aria-label="Share">Share</div>'
+        )
+        menus = "".join(
+            f'<div class="menu-button" role="menuitem">{m}</div>'
+            for m in ("File", "Edit", "View", "Insert", "Format", "Data", "Tools", "Help")
+        )
+        title = html.escape(sheet.title)
+        page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{title} - Google Sheets</title>
+<style>body{{font-family:Arial,sans-serif;margin:0}} #grid td{{border:1px solid #e2e2e2;min-width:60px;height:18px;font-size:12px;white-space:pre}}
 #grid th{{background:#f8f9fa;font-weight:normal;color:#555}} td.active{{outline:2px solid #1a73e8}} td.sel{{background:#e8f0fe}}
-#t-name-box{{width:80px}} #t-formula-bar-input{{display:inline-block;min-width:400px;border:1px solid #ccc;padding:2px}}
-.docs-sheet-tab{{display:inline-block;padding:4px 12px;border:1px solid #ccc;cursor:pointer}} .docs-sheet-tab.active{{background:#e8f0fe}}</style>
-</head><body><div id="docs-header"><input class="docs-title-input" value="{html.escape(sheet.title)}" aria-label="Rename">{mode}</div>
+#t-name-box{{width:80px}} #t-formula-bar-input{{display:inline-block;min-width:400px;border:1px solid #ccc;padding:2px;white-space:pre}}
+.docs-sheet-tab{{display:inline-block;padding:4px 12px;border:1px solid #ccc;cursor:pointer}} .docs-sheet-active-tab{{background:#e8f0fe}}
+.invalid{{outline:2px solid #d93025}} .grid-scroll{{height:420px;overflow:auto}}</style>
+</head><body><div id="docs-header"><input class="docs-title-input" value="{title}" aria-label="Rename">{badge}
+<div id="docs-menubar" role="menubar" data-shuffle>{menus}</div></div>
 <div id="formula-bar"><input id="t-name-box" aria-label="Name Box" autocomplete="off">
 <div id="t-formula-bar-input" role="textbox" aria-label="Formula bar"></div></div>
-<div id="grid" tabindex="0" role="grid" aria-label="Grid"><table><tr><th></th>{header}</tr>{body}</table></div>
-<div id="tabs" class="docs-sheet-tab-strip">{tabs}</div>
+<div class="grid-scroll"><table id="grid" tabindex="0" role="grid" aria-label="Grid"></table></div>
+<div class="docs-sheet-tab-strip" role="tablist" aria-label="Sheets">{tabs}</div>
 <script>
-const VIEW_ONLY = {json.dumps(sheet.view_only)}, DATA = {json.dumps(data)}, COLS = {COLS}, ROWS = {ROWS};
-let gid = {sheet.tabs[0].gid}, r = 0, c = 0, sel = null, editing = false, buffer = '', runStart = null;
-let chain = Promise.resolve();
-const grid = document.getElementById('grid'), nameBox = document.getElementById('t-name-box');
-const bar = document.getElementById('t-formula-bar-input');
-function colName(i) {{ let s = ''; i += 1; while (i) {{ const m = (i - 1) % 26; s = String.fromCharCode(65 + m) + s; i = Math.floor((i - 1) / 26); }} return s; }}
-function cell(rr, cc) {{ return document.getElementById(`c${{rr}}_${{cc}}`); }}
-function render() {{
-  for (let rr = 0; rr < ROWS; rr++) for (let cc = 0; cc < COLS; cc++) {{
-    const td = cell(rr, cc); td.textContent = (DATA[gid][`${{rr}},${{cc}}`] || '');
-    td.classList.toggle('active', rr === r && cc === c);
-    td.classList.toggle('sel', !!sel && rr >= sel[0] && rr <= sel[2] && cc >= sel[1] && cc <= sel[3]);
-  }}
-  if (editing) cell(r, c).textContent = buffer;
-  nameBox.value = sel ? `${{colName(sel[1])}}${{sel[0] + 1}}:${{colName(sel[3])}}${{sel[2] + 1}}` : `${{colName(c)}}${{r + 1}}`;
-  bar.textContent = editing ? buffer : (DATA[gid][`${{r}},${{c}}`] || '');
-}}
-function save(cells) {{
-  if (VIEW_ONLY) return;
-  for (const [rr, cc, v] of cells) DATA[gid][`${{rr}},${{cc}}`] = v;
-  const g = gid;
-  chain = chain.then(() => fetch('cells', {{method: 'POST', body: JSON.stringify({{gid: g, cells}})}}))
-    .then(resp => resp.json()).then(shown => {{ for (const [rr, cc, v] of shown) DATA[g][`${{rr}},${{cc}}`] = v; render(); }});
-}}
-function commit() {{ if (editing) {{ save([[r, c, buffer]]); editing = false; buffer = ''; }} }}
-function parseRef(ref) {{
-  const m = /^([A-Z]+)(\\d+)$/.exec(ref.trim().toUpperCase()); if (!m) return null;
-  let cc = 0; for (const ch of m[1]) cc = cc * 26 + ch.charCodeAt(0) - 64; return [parseInt(m[2]) - 1, cc - 1];
-}}
-nameBox.addEventListener('keydown', e => {{
-  if (e.key !== 'Enter') return; e.preventDefault();
-  const [a, b] = nameBox.value.split(':'); const p = parseRef(a), q = b ? parseRef(b) : null;
-  if (!p || (b && !q)) {{ nameBox.classList.add('invalid'); return; }}
-  commit(); r = p[0]; c = p[1]; runStart = null;
-  sel = q ? [Math.min(p[0], q[0]), Math.min(p[1], q[1]), Math.max(p[0], q[0]), Math.max(p[1], q[1])] : null;
-  grid.focus(); render();
-}});
-grid.addEventListener('keydown', e => {{
-  if (e.key === 'Tab') {{ e.preventDefault(); commit(); if (runStart === null) runStart = c; c = Math.min(COLS - 1, c + 1); sel = null; }}
-  else if (e.key === 'Enter') {{ e.preventDefault(); commit(); r = Math.min(ROWS - 1, r + 1); if (runStart !== null) c = runStart; runStart = null; sel = null; }}
-  else if (e.key === 'Escape') {{ editing = false; buffer = ''; }}
-  else if (e.key === 'Backspace' && editing) {{ e.preventDefault(); buffer = buffer.slice(0, -1); }}
-  else if (e.key === 'Delete' || (e.key === 'Backspace' && !editing)) {{
-    e.preventDefault(); const s = sel || [r, c, r, c]; const cells = [];
-    for (let rr = s[0]; rr <= s[2]; rr++) for (let cc = s[1]; cc <= s[3]; cc++) cells.push([rr, cc, '']);
-    save(cells);
-  }}
-  else if (e.key.length === 1 && !e.ctrlKey && !e.metaKey && !VIEW_ONLY) {{
-    e.preventDefault(); if (!editing) {{ editing = true; buffer = ''; }} buffer += e.key; sel = null;
-  }}
-  render();
-}});
-grid.addEventListener('click', e => {{ const td = e.target.closest('td'); if (!td) return;
-  commit(); const [rr, cc] = td.id.slice(1).split('_').map(Number); r = rr; c = cc; sel = null; runStart = null; render(); }});
-document.querySelectorAll('.docs-sheet-tab').forEach(t => t.addEventListener('click', () => {{
-  commit(); gid = Number(t.dataset.gid); r = 0; c = 0; sel = null; runStart = null;
-  document.querySelectorAll('.docs-sheet-tab').forEach(x => x.classList.toggle('active', x === t)); render(); }}));
-document.querySelector('.docs-sheet-tab').classList.add('active');
-window.pendingWrites = () => chain;
-render(); grid.focus();
-</script></body></html>"""
+{script}</script></body></html>"""
         return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
