@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from zigral.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The nginx, supervisor and squid templates and the web pages, shipped inside the package (package data).
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 Port = int  # validated by Field(ge=1, le=65535) where declared
 
@@ -28,7 +30,7 @@ class PathsSettings(BaseModel):
     state_dir: Path = Path("/var/lib/zigral")
     run_dir: Path = Path("/run/zigral")
     log_dir: Path = Path("/var/log/zigral")
-    share_dir: Path = REPO_ROOT / "shared"
+    share_dir: Path = TEMPLATES_DIR  # holds web/, the pages nginx serves
 
     @property
     def secrets_dir(self) -> Path:
@@ -200,6 +202,13 @@ class LincolnSettings(BaseModel):
     keystroke_min_ms: float = Field(40, ge=0, description="per-keystroke typing delay, lower bound")
     keystroke_max_ms: float = Field(160, ge=0)
     human_wait: float = Field(300, gt=0, description="seconds to wait for an operator to clear a checkpoint")
+    recheck_interval: float = Field(
+        15, gt=0, description="while waiting for an operator, seconds between probes of the session itself"
+    )
+    ui_wait: float = Field(10, gt=0, description="seconds for an element to appear after a click or a load")
+    pacing_reserve: float = Field(
+        15, ge=0, description="seconds of a command kept for loads and checks; pacing shrinks to fit the rest"
+    )
 
 
 class ShaunSettings(BaseModel):
@@ -208,6 +217,14 @@ class ShaunSettings(BaseModel):
     base_url: str = "https://docs.google.com"
     keystroke_delay_ms: float = Field(30, ge=0, description="delay between typed keys")
     verify_timeout: float = Field(15, gt=0, description="seconds for a write to read back as written")
+    ui_timeout: float = Field(5, gt=0, description="seconds for the editor, a tab or a Name Box jump")
+    deadline_reserve: float = Field(
+        2, ge=0, description="seconds before the deadline at which a long write stops, captures and reports"
+    )
+    paste: bool = Field(True, description="write blocks by pasting TSV (False: type every cell)")
+    settle: float = Field(1, gt=0, description="seconds a read-back may stay unchanged before it is final")
+    land_timeout: float = Field(3, gt=0, description="seconds for a paste to show at all before typing it")
+    probe_timeout: float = Field(1.5, gt=0, description="seconds for the edit probe to reach the formula bar")
 
 
 class EgressSettings(BaseModel):

@@ -1,9 +1,14 @@
-"""Shaun, the Google Sheets agent: reads through the sheet's own CSV export, writes through the real UI
-(Name Box, then typing with Tab and Enter), and proves every write by reading it back.
+"""Shaun, the Google Sheets agent: reads through the sheet's own CSV export, writes through the real UI, and
+proves every write by reading it back.
 
-Values: JSON strings are written as literal text (a leading ``'``, which Sheets hides, so ``=1+2``, ``007``
-or ``2024-01-05`` stay as typed); numbers and booleans as values; with ``formulas: true`` a string that
-starts with ``=`` is entered as a formula.
+Every write first checks, touching nothing: the book opens (404: ``not_found``), the tab exists and is
+active (its gid from the URL), its export reads, the book is editable (no view-only badge, and a probe
+keystroke reaches the formula bar and is cancelled: else ``view_only``). Then the Name Box jumps to the
+target, and only once it shows exactly that cell or range does a key that changes cells go out. A block
+is pasted as tab-separated text into the verified top-left cell, as a person does; what does not read
+back as written is typed cell by cell (each after its own verified jump). Every loop stops
+``deadline_reserve`` seconds before the deadline, saves a screenshot, and names exactly the cells it
+changed. Values are described in :mod:`zigral.agents.sheets_values`.
 """
 
 from __future__ import annotations
@@ -11,24 +16,27 @@ from __future__ import annotations
 import csv
 import io
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from playwright.sync_api import Error as PlaywrightError
 from pydantic import Field, field_validator
 
 from zigral.actions import Action, ActionContext, NoParams, Params
 from zigral.agents import sheets_locators as S
 from zigral.agents.a1 import Cell, Range, column_name, parse_range
 from zigral.agents.base import Agent
+from zigral.agents.sheets_values import Grid, Value, at, same, shown, span_text, tsv, typed
 from zigral.config import Settings
-from zigral.errors import Rejected, TaskError
-
-Value = str | int | float | bool | None
+from zigral.errors import DeadlineExceeded, Rejected, Retryable, TaskError
 
 _FETCH_JS = """async url => {
     const resp = await fetch(url, {credentials: 'include', redirect: 'manual'});
     return {status: resp.status, type: resp.headers.get('content-type') || '', text: await resp.text()};
 }"""
+_CLIPBOARD_JS = "text => navigator.clipboard.writeText(text).then(() => '', e => String(e))"
+_FOCUSED_JS = "el => document.activeElement === el"
 
 
 class SheetParams(Params):
@@ -40,7 +48,9 @@ class OpenParams(SheetParams):
 
 
 class RangeParams(SheetParams):
-    range: str = Field(min_length=2, max_length=100, description="A1 range, e.g. Sheet1!A1:D20")
+    range: str = Field(
+        min_length=2, max_length=100, description="A1 range, e.g. Sheet1!A1:D20; reads also take A:C, 2:5"
+    )
 
     @field_validator("range")
     @classmethod
@@ -81,28 +91,41 @@ class FindParams(SheetParams):
     match_case: bool = False
 
 
-def typed(value: Value, formulas: bool) -> str:
-    """What to type into a cell so that Sheets stores ``value`` as meant."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return repr(value)
-    if formulas and value.startswith("="):
-        return value
-    return "'" + value if value else ""
+@dataclass(frozen=True)
+class Tab:
+    name: str
+    gid: int | None  # None: the URL showed none; the tab is then read by name (gviz)
 
 
-def shown(value: Value) -> str | None:
-    """What Sheets should display for ``value`` (None: a formula, not compared)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+@dataclass(frozen=True)
+class Block:
+    """A write: where, what, and what the cells showed before (to name what changed)."""
+
+    target: Range
+    rows: list[list[Value]]
+    formulas: bool
+    before: Grid
+
+    def diffs(self, got: Grid) -> list[tuple[Cell, str, str]]:
+        out = []
+        for r, row in enumerate(self.rows):
+            for c, value in enumerate(row):
+                want = shown(value, self.formulas)
+                have = at(got, r, c)
+                if want is not None and not same(want, have):
+                    out.append((self.cell(r, c), want, have))
+        return out
+
+    def changed(self, got: Grid) -> list[Cell]:
+        return [
+            self.cell(r, c)
+            for r, row in enumerate(self.rows)
+            for c in range(len(row))
+            if not same(at(self.before, r, c), at(got, r, c))
+        ]
+
+    def cell(self, r: int, c: int) -> Cell:
+        return Cell(self.target.start.row + r, self.target.start.col + c)
 
 
 class Shaun(Agent):
@@ -124,7 +147,28 @@ class Shaun(Agent):
             Action("clear_range", RangeParams, self.clear_range),
         ]
 
-    # ------------------------------------------------------------------ the spreadsheet
+    # ------------------------------------------------------------------ time
+    def _left(self, ctx: ActionContext) -> float:
+        return ctx.deadline.remaining() - self.cfg.deadline_reserve
+
+    def _ms(self, ctx: ActionContext, cap: float | None = None) -> float:
+        """A UI wait: at most ``ui_timeout`` (or ``cap``) seconds, and never into the deadline reserve."""
+        self._in_time(ctx, "waiting for the editor")
+        return max(1.0, min(cap or self.cfg.ui_timeout, self._left(ctx)) * 1000)
+
+    def _in_time(self, ctx: ActionContext, doing: str, done: str = "") -> None:
+        """Stop cleanly while there is time left to say so: a screenshot, and what was changed."""
+        if self._left(ctx) > 0:
+            return
+        try:
+            ctx.capture("deadline", html=False)
+        except (PlaywrightError, TaskError):
+            pass
+        raise DeadlineExceeded(
+            f"stopped {self.cfg.deadline_reserve:g}s before the deadline while {doing}{done}"
+        )
+
+    # ------------------------------------------------------------------ the book and its tabs
     def _id(self, spreadsheet: str) -> str:
         if "/" not in spreadsheet:
             return spreadsheet
@@ -137,104 +181,240 @@ class Shaun(Agent):
 
     def _open(self, ctx: ActionContext, spreadsheet: str) -> str:
         sid = self._id(spreadsheet)
-        ctx.goto(S.edit_url(self.cfg.base_url, sid), "domcontentloaded")
-        if "/spreadsheets/d/" not in urlsplit(ctx.page.url).path:
+        response = ctx.goto(S.edit_url(self.cfg.base_url, sid), "domcontentloaded")
+        status = response.status if response is not None else 200
+        if status in (404, 410):
+            raise TaskError(f"not_found: no spreadsheet {sid!r} (the page answered {status})")
+        if S.SIGN_IN.search(urlsplit(ctx.page.url).path):
             raise TaskError(f"not signed in to Google Sheets (landed on {urlsplit(ctx.page.url).path})")
-        S.grid(ctx.page).wait_for()
+        if status in (401, 403):
+            raise TaskError(f"no_access: spreadsheet {sid!r} is not shared with this account ({status})")
+        try:
+            S.name_box(ctx.page).wait_for(timeout=self._ms(ctx))
+        except PlaywrightError:
+            if S.says_not_found(ctx.page):
+                raise TaskError(f"not_found: no spreadsheet {sid!r} (the page says so)") from None
+            raise ctx.missing("name_box", f"the editor of {sid!r} shows no Name Box") from None
         return sid
 
-    def _tabs(self, ctx: ActionContext) -> list[dict[str, Any]]:
-        out = []
+    def _tab_names(self, ctx: ActionContext) -> list[str]:
         tabs = S.tabs(ctx.page)
-        for i in range(tabs.count()):
-            tab = tabs.nth(i)
-            gid = (tab.get_attribute("id") or "").removeprefix("sheet-button-")
-            out.append(
-                {"name": S.tab_name(tab).inner_text().strip(), "gid": int(gid) if gid.isdigit() else None}
-            )
-        return out
+        names = [S.tab_label(tabs.nth(i)) for i in range(tabs.count())]
+        if not names:
+            raise ctx.missing("tabs", "the spreadsheet shows no sheet tabs")
+        return names
 
-    def _tab(self, ctx: ActionContext, name: str | None) -> dict[str, Any]:
-        tabs = self._tabs(ctx)
-        if not tabs:
-            raise TaskError("the spreadsheet shows no tabs")
-        if name is None:
-            return tabs[0]
-        for tab in tabs:
-            if tab["name"] == name:
-                return tab
-        raise TaskError(f"no tab named {name!r}; tabs: {', '.join(t['name'] for t in tabs)}")
+    def _tab(self, ctx: ActionContext, name: str | None) -> Tab:
+        """The named tab (the first one if None), activated; its gid from the URL."""
+        names = self._tab_names(ctx)
+        wanted = names[0] if name is None else " ".join(name.split())
+        if wanted not in names:
+            raise TaskError(f"no tab named {name!r}; tabs: {', '.join(names)}")
+        if names.count(wanted) > 1:
+            raise TaskError(f"two tabs show as {wanted!r}; name a tab that is unique")
+        tab = S.tabs(ctx.page).nth(names.index(wanted))
+        before, was = S.url_gid(ctx.page.url), S.tab_selected(tab)
+        tab.click(timeout=self._ms(ctx))
+        end = time.monotonic() + self.cfg.ui_timeout
+        selected_at: float | None = None
+        while True:
+            gid, now = S.url_gid(ctx.page.url), S.tab_selected(tab)
+            # The URL's gid is this tab's once it changed with the click, or the tab was already active.
+            if gid is not None and now is not False and (gid != before or was or len(names) == 1):
+                return Tab(wanted, gid)
+            if now and selected_at is None:
+                selected_at = time.monotonic()
+            if selected_at is not None and time.monotonic() - selected_at > 1.0:
+                return Tab(wanted, None)  # active, but the URL names no gid of its own: read by name
+            if time.monotonic() > end:
+                raise ctx.missing("tab_activation", f"tab {wanted!r} did not become the active one")
+            self._in_time(ctx, f"activating tab {wanted!r}")
+            ctx.page.wait_for_timeout(25)
 
-    def _editable(self, ctx: ActionContext) -> bool:
-        return S.view_only(ctx.page).count() == 0
-
-    def _read(self, ctx: ActionContext, sid: str, tab: dict[str, Any], cells: str | None) -> list[list[str]]:
-        """Values through the sheet's CSV export, in the signed-in browser context."""
-        url = S.export_csv_url(self.cfg.base_url, sid, tab["gid"], cells)
+    def _read(self, ctx: ActionContext, sid: str, tab: Tab, cells: str | None) -> Grid:
+        """Values through the sheet's CSV export (by gid; by name where no gid is known), in the browser."""
+        if tab.gid is not None:
+            url = S.export_csv_url(self.cfg.base_url, sid, tab.gid, cells)
+        else:
+            url = S.gviz_csv_url(self.cfg.base_url, sid, tab.name, cells)
+        self._in_time(ctx, f"reading tab {tab.name!r}")
         # Fetched from the editor page itself: same origin and signed-in cookies, as a person would.
         resp = ctx.page.evaluate(_FETCH_JS, url)
         if resp["status"] != 200 or "csv" not in resp["type"]:
             where = f"{resp['status']} ({resp['type'] or 'no type'})"
-            raise TaskError(f"the CSV export of tab {tab['name']!r} answered {where}")
+            raise TaskError(f"the CSV export of tab {tab.name!r} answered {where}")
         return [row for row in csv.reader(io.StringIO(resp["text"]))]
 
-    def _select(self, ctx: ActionContext, tab_name: str, cells: str) -> None:
-        """Go to a tab, then to cells through the Name Box, and give the grid the keyboard."""
-        S.tab_named(ctx.page, tab_name).click()
+    # ------------------------------------------------------------------ the selection and edit rights
+    def _jump(self, ctx: ActionContext, cells: str) -> None:
+        """Select ``cells`` through the Name Box; fail, typing nothing, unless it shows exactly that."""
         box = S.name_box(ctx.page)
-        box.click()
-        box.fill(cells)
-        box.press("Enter")
+        if not box.count():
+            raise ctx.missing("name_box", "the editor shows no Name Box")
+        box.click(timeout=self._ms(ctx))
+        box.fill(cells, timeout=self._ms(ctx))
+        box.press("Enter", timeout=self._ms(ctx))
+        end = time.monotonic() + min(2.0, self.cfg.ui_timeout)
+        while True:
+            showing = box.input_value(timeout=self._ms(ctx)).strip().upper()
+            if showing == cells.upper() and not box.evaluate(_FOCUSED_JS):
+                return
+            if time.monotonic() > end:
+                raise ctx.missing(
+                    "name_box_jump", f"after a jump to {cells} the Name Box shows {showing!r}; nothing typed"
+                )
+            ctx.page.wait_for_timeout(25)
 
-    def _write(
-        self, ctx: ActionContext, tab: dict[str, Any], start: Cell, rows: list[list[Value]], formulas: bool
-    ) -> None:
-        self._select(ctx, tab["name"], str(start))
-        keyboard = ctx.page.keyboard
-        for row in rows:
-            for i, value in enumerate(row):
-                text = typed(value, formulas)
-                if text:
-                    keyboard.type(text, delay=self.cfg.keystroke_delay_ms)
-                else:
-                    keyboard.press("Delete")
-                if i < len(row) - 1:
-                    keyboard.press("Tab")
-            keyboard.press("Enter")  # commits; after a run of Tabs, back to the run's first column
+    def _still_at(self, ctx: ActionContext, cells: str) -> None:
+        showing = S.name_box(ctx.page).input_value(timeout=self._ms(ctx)).strip().upper()
+        if showing != cells.upper():
+            raise ctx.missing(
+                "name_box_jump", f"the selection moved to {showing!r} from {cells}; nothing typed"
+            )
+
+    def _can_edit(self, ctx: ActionContext) -> bool:
+        """No view-only mark on the page, and a probe keystroke opens an edit (cancelled with Escape)."""
+        if S.view_only(ctx.page):
+            return False
+        bar = S.formula_bar(ctx.page)
+        if not bar.count():
+            raise ctx.missing("formula_bar", "the editor shows no formula bar")
+        before = bar.inner_text(timeout=self._ms(ctx))
+        ctx.page.keyboard.type("'")
+        end = time.monotonic() + self.cfg.probe_timeout
+        editing = False
+        while not editing and time.monotonic() < end:
+            editing = bar.inner_text(timeout=self._ms(ctx)) == "'"
+            if not editing:
+                ctx.page.wait_for_timeout(25)
+        ctx.page.keyboard.press("Escape")
+        if editing:
+            end = time.monotonic() + self.cfg.probe_timeout
+            while bar.inner_text(timeout=self._ms(ctx)) != before:
+                if time.monotonic() > end:
+                    raise TaskError("the probe edit (a single ') could not be cancelled with Escape")
+                ctx.page.wait_for_timeout(25)
+        return editing
+
+    def _editable_at(self, ctx: ActionContext, cells: str, sid: str) -> None:
+        """Pre-flight's last step: at the verified top-left cell, the book must take an edit."""
+        self._jump(ctx, cells)
+        if not self._can_edit(ctx):
+            raise TaskError(f"view_only: spreadsheet {sid!r} is view-only for this account; nothing written")
+        self._still_at(ctx, cells)
+
+    # ------------------------------------------------------------------ writing
+    def _settled(self, ctx: ActionContext, sid: str, tab: Tab, block: Block, done: str) -> Grid:
+        """Read the block back until it shows what was written, its changes stop, or nothing lands."""
+        start = last_change = time.monotonic()
+        last: Grid | None = None
+        while True:
+            got = self._read(ctx, sid, tab, block.target.cells)
+            if not block.diffs(got):
+                return got
+            now = time.monotonic()
+            if got != last:
+                last, last_change = got, now
+            landed = bool(block.changed(got))
+            if now - last_change >= (self.cfg.settle if landed else self.cfg.land_timeout):
+                return got
+            if now - start >= self.cfg.verify_timeout:
+                return got
+            self._in_time(ctx, "reading the write back", self._changed_note(block, got, done))
+            ctx.page.wait_for_timeout(50)
 
     @staticmethod
-    def _diffs(got: list[list[str]], rng: Range, rows: list[list[Value]], formulas: bool) -> list[str]:
-        """Cells of ``rng`` whose displayed value differs from what was written."""
-        diffs = []
-        for r, row in enumerate(rows):
-            for c, value in enumerate(row):
-                want = None if formulas and isinstance(value, str) and value.startswith("=") else shown(value)
-                have = got[r][c] if r < len(got) and c < len(got[r]) else ""
-                if want is not None and have != want:
-                    diffs.append(
-                        f"{Cell(rng.start.row + r, rng.start.col + c)}: wrote {want!r}, reads {have!r}"
-                    )
-        return diffs
+    def _changed_note(block: Block, got: Grid | None, done: str = "") -> str:
+        if got is None:
+            return done
+        return f"; cells changed: {span_text(block.changed(got))}"
 
-    def _verify(
-        self,
-        ctx: ActionContext,
-        sid: str,
-        tab: dict[str, Any],
-        rng: Range,
-        rows: list[list[Value]],
-        formulas: bool,
-    ) -> None:
-        """Read the range back until it shows what was written; otherwise name the differing cells."""
-        end = time.monotonic() + self.cfg.verify_timeout
-        while diffs := self._diffs(self._read(ctx, sid, tab, rng.cells), rng, rows, formulas):
-            if time.monotonic() > end:
-                raise TaskError(f"the write did not read back as written: {'; '.join(diffs[:20])}")
-            ctx.page.wait_for_timeout(200)
+    def _paste(self, ctx: ActionContext, block: Block) -> bool:
+        """Put the block on the clipboard as TSV and paste it at the (verified) top-left cell."""
+        if not self.cfg.paste:
+            return False
+        try:
+            origin = f"{urlsplit(ctx.page.url).scheme}://{urlsplit(ctx.page.url).netloc}"
+            ctx.page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
+            error = ctx.page.evaluate(_CLIPBOARD_JS, tsv(block.rows, block.formulas))
+            if error:
+                ctx.page.bring_to_front()
+                error = ctx.page.evaluate(_CLIPBOARD_JS, tsv(block.rows, block.formulas))
+        except PlaywrightError:
+            return False
+        if error:
+            return False
+        self._still_at(ctx, str(block.target.start))
+        ctx.page.keyboard.press("ControlOrMeta+V")
+        return True
 
-    def _target(self, start: Cell, sheet: str | None, rows: list[list[Value]]) -> Range:
+    def _type_cells(self, ctx: ActionContext, sid: str, tab: Tab, block: Block, cells: list[Cell]) -> None:
+        """Type ``cells`` of the block, each after its own verified jump (a run of a row after one jump)."""
+        if any("\t" in typed(v, block.formulas) for row in block.rows for v in row):
+            raise TaskError("a value holds a tab, which only a paste can put in a cell, and the paste failed")
+        keyboard = ctx.page.keyboard
+        todo = sorted(cells, key=lambda x: (x.row, x.col))
+        i = 0
+        while i < len(todo):
+            run = [todo[i]]
+            while i + len(run) < len(todo) and todo[i + len(run)] == Cell(run[-1].row, run[-1].col + 1):
+                run.append(todo[i + len(run)])
+            self._jump(ctx, str(run[0]))
+            for n, cell in enumerate(run):
+                self._in_time(ctx, f"typing {cell}", self._typed_note(ctx, sid, tab, block))
+                value = block.rows[cell.row - block.target.start.row][cell.col - block.target.start.col]
+                text = typed(value, block.formulas)
+                if not text:
+                    keyboard.press("Delete")
+                for k, line in enumerate(text.split("\n")):
+                    if k:
+                        keyboard.press("Alt+Enter")  # a newline inside the cell
+                    if line:
+                        keyboard.type(line, delay=self.cfg.keystroke_delay_ms)
+                keyboard.press("Tab" if n < len(run) - 1 else "Enter")
+            i += len(run)
+
+    def _typed_note(self, ctx: ActionContext, sid: str, tab: Tab, block: Block) -> str:
+        """What a stopped typing run changed, read back while the reserve lasts."""
+        if ctx.deadline.remaining() < 0.5:
+            return "; the cells it changed could not be read back"
+        try:
+            return self._changed_note(block, self._read(ctx, sid, tab, block.target.cells))
+        except (PlaywrightError, TaskError):
+            return "; the cells it changed could not be read back"
+
+    def _write(self, ctx: ActionContext, sid: str, tab: Tab, block: Block) -> dict[str, Any]:
+        """Pre-flight done: paste, read back, type what did not land, read back again."""
+        top_left = str(block.target.start)
+        self._editable_at(ctx, top_left, sid)
+        pasted = self._paste(ctx, block)
+        got = self._settled(ctx, sid, tab, block, "") if pasted else block.before
+        diffs = block.diffs(got)
+        method = "paste"
+        if diffs:
+            method = "type" if not block.changed(got) else "paste+type"
+            self._type_cells(ctx, sid, tab, block, [cell for cell, _, _ in diffs])
+            got = self._settled(ctx, sid, tab, block, "")
+            diffs = block.diffs(got)
+        if diffs:
+            shown_diffs = "; ".join(f"{cell}: wrote {w!r}, reads {h!r}" for cell, w, h in diffs[:20])
+            raise TaskError(
+                f"the write did not read back as written: {shown_diffs}{self._changed_note(block, got)}"
+            )
+        return {
+            "range": str(block.target),
+            "cells": sum(len(r) for r in block.rows),
+            "verified": True,
+            "method": method,
+        }
+
+    def _prepare(
+        self, ctx: ActionContext, sid: str, tab: Tab, start: Cell, rows: list[list[Value]], formulas: bool
+    ) -> Block:
         width = max(len(r) for r in rows)
-        return Range(sheet, start, Cell(start.row + len(rows) - 1, start.col + width - 1))
+        target = Range(tab.name, start, Cell(start.row + len(rows) - 1, start.col + width - 1))
+        before = self._read(ctx, sid, tab, target.cells)  # the export reads: pre-flight
+        return Block(target, rows, formulas, before)
 
     # ------------------------------------------------------------------ actions
     def check_session(self, ctx: ActionContext, p: NoParams) -> dict[str, Any]:
@@ -247,78 +427,110 @@ class Shaun(Agent):
         return {"logged_in": True, "account": S.account_name(label)}
 
     def open_sheet(self, ctx: ActionContext, p: OpenParams) -> dict[str, Any]:
+        """Title, tabs with their gids, the active tab and whether this account can edit."""
         sid = self._open(ctx, p.spreadsheet)
+        tabs = [self._tab(ctx, name) for name in self._tab_names(ctx)]
         tab = self._tab(ctx, p.sheet)
-        if p.sheet:
-            S.tab_named(ctx.page, p.sheet).click()
+        self._jump(ctx, S.name_box(ctx.page).input_value().split(":")[0] or "A1")
         return {
             "id": sid,
-            "title": S.title(ctx.page).input_value(),
-            "tabs": self._tabs(ctx),
-            "sheet": tab["name"],
-            "can_edit": self._editable(ctx),
+            "title": S.title(ctx.page),
+            "tabs": [{"name": t.name, "gid": t.gid} for t in tabs],
+            "sheet": tab.name,
+            "can_edit": self._can_edit(ctx),
         }
 
     def read_range(self, ctx: ActionContext, p: RangeParams) -> dict[str, Any]:
+        """Cells through the export; ``A:C`` and ``2:5`` are cut to the sheet's used range."""
         rng = parse_range(p.range)
         sid = self._open(ctx, p.spreadsheet)
         tab = self._tab(ctx, rng.sheet)
-        return {
-            "range": str(Range(tab["name"], rng.start, rng.end)),
-            "rows": self._read(ctx, sid, tab, rng.cells),
-        }
+        if not rng.whole:
+            return {
+                "range": str(Range(tab.name, rng.start, rng.end)),
+                "rows": self._read(ctx, sid, tab, rng.cells),
+            }
+        used = self._read(ctx, sid, tab, None)
+        bounded = Range(tab.name, rng.start, rng.end, rng.whole).bounded(
+            len(used), max((len(r) for r in used), default=0)
+        )
+        if bounded is None:
+            return {"range": str(Range(tab.name, rng.start, rng.end, rng.whole)), "rows": []}
+        rows = [
+            [at(used, r, c) for c in range(bounded.start.col, bounded.end.col + 1)]
+            for r in range(bounded.start.row, bounded.end.row + 1)
+        ]
+        return {"range": str(bounded), "rows": rows}
 
     def write_range(self, ctx: ActionContext, p: WriteParams) -> dict[str, Any]:
+        """Write a block from the range's top-left cell (pasted, verified by reading it back)."""
         rng = parse_range(p.range)
+        if rng.whole:
+            raise Rejected(f"write_range takes a cell or a block, not whole rows or columns ({p.range})")
         sid = self._open(ctx, p.spreadsheet)
         tab = self._tab(ctx, rng.sheet)
-        if not self._editable(ctx):
-            raise TaskError("the spreadsheet is view-only for this account")
-        target = self._target(rng.start, tab["name"], p.values)
-        self._write(ctx, tab, rng.start, p.values, p.formulas)
-        self._verify(ctx, sid, tab, target, p.values, p.formulas)
-        return {"range": str(target), "cells": sum(len(r) for r in p.values), "verified": True}
+        block = self._prepare(ctx, sid, tab, rng.start, p.values, p.formulas)
+        return self._write(ctx, sid, tab, block)
 
     def append_rows(self, ctx: ActionContext, p: AppendParams) -> dict[str, Any]:
+        """Rows below the last used row; a retried task writes the same rows again (its memo), never twice."""
         sid = self._open(ctx, p.spreadsheet)
         tab = self._tab(ctx, p.sheet)
-        if not self._editable(ctx):
-            raise TaskError("the spreadsheet is view-only for this account")
-        # Idempotent by task id: the first attempt remembers where it appends; a redelivered attempt
-        # writes there again (or finds it written) instead of appending a second copy below.
         start_row = ctx.memo.get("append_row")
         if start_row is None:
             start_row = len(self._read(ctx, sid, tab, None))
             ctx.remember("append_row", start_row)
-        target = self._target(Cell(int(start_row), 0), tab["name"], p.rows)
-        if not self._diffs(self._read(ctx, sid, tab, target.cells), target, p.rows, p.formulas):
-            return {"range": str(target), "rows": len(p.rows), "verified": True, "already": True}
-        self._write(ctx, tab, target.start, p.rows, p.formulas)
-        self._verify(ctx, sid, tab, target, p.rows, p.formulas)
-        return {"range": str(target), "rows": len(p.rows), "verified": True, "already": False}
+        block = self._prepare(ctx, sid, tab, Cell(int(start_row), 0), p.rows, p.formulas)
+        if not block.diffs(block.before):
+            return {"range": str(block.target), "rows": len(p.rows), "verified": True, "already": True}
+        try:
+            result = self._write(ctx, sid, tab, block)
+        except DeadlineExceeded as exc:  # the retry writes the same rows (memo) and repairs them
+            raise Retryable(f"append interrupted, to be repaired on retry: {exc}") from None
+        return {"range": result["range"], "rows": len(p.rows), "verified": True, "already": False}
 
     def find(self, ctx: ActionContext, p: FindParams) -> dict[str, Any]:
+        """Cells containing ``text`` (case-insensitive unless ``match_case``) in one tab or every tab."""
         sid = self._open(ctx, p.spreadsheet)
-        tabs = [self._tab(ctx, p.sheet)] if p.sheet else self._tabs(ctx)
+        names = [p.sheet] if p.sheet else self._tab_names(ctx)
         needle = p.text if p.match_case else p.text.lower()
-        matches = []
-        for tab in tabs:
+        matches, searched = [], []
+        for name in names:
+            tab = self._tab(ctx, name)
+            searched.append(tab.name)
             for r, row in enumerate(self._read(ctx, sid, tab, None)):
                 for c, value in enumerate(row):
-                    if needle in (value if p.match_case else value.lower()):
+                    plain = value.replace("\u00a0", " ")
+                    if needle in (plain if p.match_case else plain.lower()):
                         matches.append(
-                            {"sheet": tab["name"], "cell": f"{column_name(c)}{r + 1}", "value": value}
+                            {"sheet": tab.name, "cell": f"{column_name(c)}{r + 1}", "value": value}
                         )
-        return {"matches": matches}
+        return {"matches": matches, "sheets": searched}
 
     def clear_range(self, ctx: ActionContext, p: RangeParams) -> dict[str, Any]:
+        """Empty a block: the whole range selected and checked before Delete (else cell by cell)."""
         rng = parse_range(p.range)
+        if rng.whole:
+            raise Rejected(f"clear_range takes a cell or a block, not whole rows or columns ({p.range})")
         sid = self._open(ctx, p.spreadsheet)
         tab = self._tab(ctx, rng.sheet)
-        if not self._editable(ctx):
-            raise TaskError("the spreadsheet is view-only for this account")
-        self._select(ctx, tab["name"], rng.cells)
-        ctx.page.keyboard.press("Delete")
         blank: list[list[Value]] = [[None] * rng.cols for _ in range(rng.rows)]
-        self._verify(ctx, sid, tab, Range(tab["name"], rng.start, rng.end), blank, False)
-        return {"range": str(Range(tab["name"], rng.start, rng.end)), "cleared": rng.rows * rng.cols}
+        block = self._prepare(ctx, sid, tab, rng.start, blank, False)
+        filled = [cell for cell, _, _ in block.diffs(block.before)]
+        target = str(block.target)
+        if filled:
+            self._editable_at(ctx, str(rng.start), sid)
+            try:
+                self._jump(ctx, rng.cells)
+                ctx.page.keyboard.press("Delete")
+            except TaskError:  # the editor would not select the range: one verified cell at a time
+                for cell in filled:
+                    self._in_time(ctx, f"clearing {cell}", self._typed_note(ctx, sid, tab, block))
+                    self._jump(ctx, str(cell))
+                    ctx.page.keyboard.press("Delete")
+            got = self._settled(ctx, sid, tab, block, "")
+            if left := [cell for cell, _, _ in block.diffs(got)]:
+                raise TaskError(
+                    f"cells not cleared: {span_text(left)}; cleared: {span_text(block.changed(got))}"
+                )
+        return {"range": target, "cleared": len(filled), "cells": rng.rows * rng.cols}

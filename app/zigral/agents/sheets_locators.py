@@ -55,36 +55,65 @@ def gviz_csv_url(base: str, spreadsheet_id: str, sheet: str, cells: str | None) 
     return f"{base}/spreadsheets/d/{spreadsheet_id}/gviz/tq?{urlencode(query, quote_via=quote)}"
 
 
+# The active tab's gid, as Sheets puts it in the URL once a tab is activated (``edit#gid=1842``).
+GID_IN_URL = re.compile(r"[#?&]gid=(\d+)")
+# The editor's page title: "<spreadsheet title> - Google Sheets".
+TITLE_SUFFIX = re.compile(r"\s+-\s+Google Sheets\s*$")
+# The badge or banner of a book the user may only view ("View only", "You can only view this file").
+VIEW_ONLY_TEXT = re.compile(r"\bview[ -]only\b|\bcan only view\b|\bread[ -]only\b", re.IGNORECASE)
+# Google's page for a file that is gone: "Sorry, the file you have requested does not exist."
+NOT_FOUND_TEXT = re.compile(r"does not exist|file you have requested|\bnot found\b", re.IGNORECASE)
+# What a view-only badge is not: text of the grid, the tabs, the Name Box, the formula bar.
+_VISIBLE_OUTSIDE_DATA_JS = """els => els.filter(e => e.getClientRects().length &&
+    !e.closest('[role=grid], [role=tab], [role=tablist], #t-name-box, #t-formula-bar-input')).length"""
+
+
 def name_box(page: Page) -> Locator:
+    """The Name Box (a documented landmark): shows the selection, jumps to what is typed into it."""
     return page.locator("#t-name-box")
 
 
 def formula_bar(page: Page) -> Locator:
+    """The formula bar (a documented landmark): shows the active cell's content, or the edit under way."""
     return page.locator("#t-formula-bar-input")
 
 
-def grid(page: Page) -> Locator:
-    return page.get_by_role("grid").or_(page.locator("#grid")).first
-
-
-def title(page: Page) -> Locator:
-    return page.locator("input.docs-title-input").first
-
-
 def tabs(page: Page) -> Locator:
-    return page.locator(".docs-sheet-tab")
+    """The sheet tabs: by role (the accessible tab strip), else Sheets' own tab class."""
+    by_role = page.get_by_role("tab")
+    return by_role if by_role.count() else page.locator(".docs-sheet-tab")
 
 
-def tab_name(tab: Locator) -> Locator:
-    return tab.locator(".docs-sheet-tab-name")
+def tab_label(tab: Locator) -> str:
+    """A tab's name as shown (its name element in Sheets' markup, else its text), whitespace collapsed."""
+    name = tab.locator(".docs-sheet-tab-name")
+    text = name.first.inner_text() if name.count() == 1 else tab.inner_text()
+    return " ".join(text.split())
 
 
-def tab_named(page: Page, name: str) -> Locator:
-    return tabs(page).filter(
-        has=page.locator(".docs-sheet-tab-name", has_text=re.compile(f"^{re.escape(name)}$"))
-    )
+def tab_selected(tab: Locator) -> bool | None:
+    """Whether the tab shows as the active one (None: the markup does not say)."""
+    selected = tab.get_attribute("aria-selected")
+    if selected is not None:
+        return selected == "true"
+    classes = tab.get_attribute("class") or ""
+    return True if "docs-sheet-active-tab" in classes else None
 
 
-def view_only(page: Page) -> Locator:
-    """Present when the signed-in user may only view (Sheets shows a "View only" badge)."""
-    return page.locator("#docs-access-level-indicator", has_text="View only")
+def url_gid(url: str) -> int | None:
+    m = GID_IN_URL.search(url)
+    return int(m.group(1)) if m else None
+
+
+def title(page: Page) -> str:
+    return TITLE_SUFFIX.sub("", page.title()).strip()
+
+
+def view_only(page: Page) -> bool:
+    """The page says the user may only view (a badge, a banner or a labelled control)."""
+    marks = page.get_by_text(VIEW_ONLY_TEXT).or_(page.get_by_label(VIEW_ONLY_TEXT))
+    return int(marks.evaluate_all(_VISIBLE_OUTSIDE_DATA_JS)) > 0
+
+
+def says_not_found(page: Page) -> bool:
+    return page.get_by_text(NOT_FOUND_TEXT).count() > 0
