@@ -18,8 +18,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from zigral.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The nginx, supervisor and squid templates and the web pages, shipped inside the package (package data).
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 Port = int  # validated by Field(ge=1, le=65535) where declared
 
@@ -30,7 +28,7 @@ class PathsSettings(BaseModel):
     state_dir: Path = Path("/var/lib/zigral")
     run_dir: Path = Path("/run/zigral")
     log_dir: Path = Path("/var/log/zigral")
-    share_dir: Path = TEMPLATES_DIR  # holds web/, the pages nginx serves
+    share_dir: Path = REPO_ROOT / "shared"
 
     @property
     def secrets_dir(self) -> Path:
@@ -202,13 +200,6 @@ class LincolnSettings(BaseModel):
     keystroke_min_ms: float = Field(40, ge=0, description="per-keystroke typing delay, lower bound")
     keystroke_max_ms: float = Field(160, ge=0)
     human_wait: float = Field(300, gt=0, description="seconds to wait for an operator to clear a checkpoint")
-    recheck_interval: float = Field(
-        15, gt=0, description="while waiting for an operator, seconds between probes of the session itself"
-    )
-    ui_wait: float = Field(10, gt=0, description="seconds for an element to appear after a click or a load")
-    pacing_reserve: float = Field(
-        15, ge=0, description="seconds of a command kept for loads and checks; pacing shrinks to fit the rest"
-    )
 
 
 class ShaunSettings(BaseModel):
