@@ -1,11 +1,15 @@
-# Zigral's one command surface. Every target installs what is missing first (deploy/install.sh).
+# Zigral's one command surface. `up` and `test` install what is missing first (deploy/install.sh, as root);
+# `lint` and `test-unit` need only the venv (deploy/venv.sh, no root).
 VENV := .venv/bin
 ZIGRAL := $(VENV)/zigral
 
-.PHONY: install up down status doctor test test-unit lint bench docs
+.PHONY: install venv up down status doctor test test-unit lint bench lock
 
-install:            ## Debian packages, the browser user, the venv, Redis/RabbitMQ if none answers
+install:            ## Debian packages, the browser user, the production venv, Redis/RabbitMQ if none answers
 	bash deploy/install.sh
+
+venv:               ## the venv with the test and lint tools, from requirements/dev.txt (no root)
+	bash deploy/venv.sh dev
 
 up: install         ## start the whole stack under supervisord and wait until it is ready
 	$(ZIGRAL) up
@@ -21,19 +25,27 @@ doctor:             ## check every part for real
 
 test:               ## the whole suite, real services included
 	ZIGRAL_INSTALL_TEST_TOOLS=1 bash deploy/install.sh
+	bash deploy/venv.sh dev
 	$(VENV)/pytest
 
-test-unit: install  ## only the tests that need no services
+test-unit: venv     ## only the tests that need no services
 	$(VENV)/pytest tests --ignore=tests/integration
 
 bench: install      ## the benchmark harness against a private stack; writes bench/results/latest.{md,json}
-	$(VENV)/pip install -q -e '.[bench]'
+	bash deploy/venv.sh bench
 	$(VENV)/python bench/run.py
 
-lint: install       ## ruff + mypy (strict)
+lint: venv          ## ruff + mypy (strict)
 	$(VENV)/ruff check app tests bench
 	$(VENV)/ruff format --check app tests bench
 	$(VENV)/mypy
 
-docs:               ## regenerate docs/PROTOCOL.md's action reference from the action catalogue
-	$(ZIGRAL) schema --write-docs docs/PROTOCOL.md
+# Pin every dependency (with hashes) after changing pyproject.toml's; uv runs from a throwaway venv.
+LOCK_FLAGS := --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header --quiet
+lock:               ## regenerate requirements/{runtime,dev,bench}.txt from pyproject.toml
+	python3 -m venv .lock-venv && .lock-venv/bin/pip install -q uv
+	.lock-venv/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements/runtime.txt
+	.lock-venv/bin/uv pip compile pyproject.toml --extra test --extra lint $(LOCK_FLAGS) -o requirements/dev.txt
+	.lock-venv/bin/uv pip compile pyproject.toml --extra test --extra lint --extra bench $(LOCK_FLAGS) \
+		-o requirements/bench.txt
+	rm -rf .lock-venv

@@ -3,7 +3,7 @@
 #
 #  1. Debian packages the stack runs (only the missing ones; `apt-get update` only when some are missing).
 #  2. The unprivileged user Chromium runs as (sandbox on).
-#  3. The venv in .venv with the project installed (redone only when pyproject.toml changes).
+#  3. The venv in .venv with the project and its locked dependencies (deploy/venv.sh runtime).
 #  4. Redis and RabbitMQ: reused when the configured URLs answer, otherwise installed and started.
 #
 # Secrets are not made here: `zigral up` generates them once into the state directory.
@@ -35,6 +35,7 @@ PACKAGES=(
     python3-venv                 # the project's venv
     procps curl ca-certificates
     iproute2                     # ss: the ops exporter counts VNC viewers and the bytes sent to them
+    logrotate                    # rotates nginx's and squid's own logs (/etc/logrotate.d/zigral, step 3)
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -80,15 +81,13 @@ if ! id "$BROWSER_USER" >/dev/null 2>&1; then
 fi
 
 # ---------------------------------------------------------------- 3. the venv
-stamp=".venv/.zigral-installed"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
-if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    say "creating the venv in .venv"
-    [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-    .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q -e '.[test,lint,bench]'
-    echo "$want" > "$stamp"
-fi
+# The production set only, from the lock (requirements/runtime.txt); `make test`, `make lint` and
+# `make bench` add their tools with deploy/venv.sh dev|bench.
+PYTHON="$PYTHON" bash "$ROOT/deploy/venv.sh" runtime
+# nginx's and squid's own logs (supervisor rotates the rest), for the log directory the Settings name.
+rotate_conf="$(mktemp)"
+.venv/bin/python -m zigral.logrotate > "$rotate_conf"
+install -m 0644 "$rotate_conf" /etc/logrotate.d/zigral && rm -f "$rotate_conf"
 
 # ---------------------------------------------------------------- 4. Redis and RabbitMQ
 reachable() {  # host port

@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from zigral.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The nginx, supervisor and squid templates and the web pages, shipped inside the package (package data).
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 Port = int  # validated by Field(ge=1, le=65535) where declared
 
@@ -28,7 +30,7 @@ class PathsSettings(BaseModel):
     state_dir: Path = Path("/var/lib/zigral")
     run_dir: Path = Path("/run/zigral")
     log_dir: Path = Path("/var/log/zigral")
-    share_dir: Path = REPO_ROOT / "shared"
+    share_dir: Path = TEMPLATES_DIR  # holds web/, the pages nginx serves
 
     @property
     def secrets_dir(self) -> Path:
