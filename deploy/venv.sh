@@ -21,6 +21,11 @@ say() { printf 'venv: %s\n' "$*"; }
 [ -f "$LOCK" ] || { echo "venv: no lock file $LOCK (sets: runtime, dev, bench)" >&2; exit 2; }
 
 if [ ! -x .venv/bin/python ]; then
+    if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        say "installing Debian's python3-venv"   # a bare Debian's python3 cannot make a venv without it
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-venv \
+            || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-venv; }
+    fi
     if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
         echo "venv: $PYTHON cannot create a venv: install Debian's python3-venv (apt-get install python3-venv," \
              "or run 'make install' as root)" >&2
