@@ -203,6 +203,8 @@ def default_books() -> dict[str, Book]:
     summary.put(5, 0, "Total")
     summary.put(5, 2, "=SUM(C2:C4)")
     raw.put(24, 10, "far away")  # K25: the used range reaches past the block
+    for r, typed in enumerate(["code", "17", "A-4", "9", "12"]):  # J1:J5, mixed types (gviz drops "A-4")
+        raw.put(r, 9, typed)
     prices = Tab("Prices", 0)
     for (r, c), typed in _grid([["Year", "Price"], ["2024", "10"], ["2025", "12"]]).items():
         prices.put(r, c, typed)
