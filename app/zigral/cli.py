@@ -180,7 +180,9 @@ def _cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
                 print(json.dumps(item))
             return 0
         store = _store(settings)
-        replayed = broker.replay_dead_letter(channel, names, args.id, store.reset_for_replay)
+        replayed = broker.replay_dead_letter(
+            channel, names, args.id, store.reset_for_replay, keep_created_at=args.keep_created_at
+        )
         if not replayed:
             print(f"zigral: no dead letter with id {args.id!r}", file=sys.stderr)
             return 1
@@ -328,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--limit", type=int, default=100)
     dr = dsub.add_parser("replay", help="send a dead letter back to its agent")
     dr.add_argument("id")
+    dr.add_argument(
+        "--keep-created-at",
+        action="store_true",
+        help="keep the created_at of the command (default: a fresh one, so an old letter runs, not expires)",
+    )
     sc = add(
         "schema", _cmd_schema, "JSON Schema: the command envelope, a result, or an action's params and result"
     )
