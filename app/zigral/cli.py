@@ -5,17 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from zigral.config import Settings, load_settings, masked
 from zigral.constants import AGENTS
 from zigral.errors import ZigralError
+
+if TYPE_CHECKING:
+    from zigral.messages import Command
 
 log = logging.getLogger("zigral")
 
@@ -89,8 +94,20 @@ def _parse_param(text: str) -> tuple[str, Any]:
         return key, value  # anything else is a string
 
 
-def _cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
-    from zigral.client import Client
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+
+def duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``15m``, ``2h`` or ``2d`` (as an argparse type: bad is a usage error)."""
+    match = _DURATION.match(text.lower())
+    if not match or float(match.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 90, 90s, 15m, 2h, 2d)")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def command_from(args: argparse.Namespace) -> Command:
+    """The command ``zigral submit`` publishes, from its arguments."""
     from zigral.messages import Command
 
     params: dict[str, Any] = {}
@@ -107,6 +124,7 @@ def _cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
             params=params,
             priority=args.priority,
             timeout=args.timeout,
+            max_age=args.max_age,
             capture=args.capture,
             **({"id": args.id} if args.id else {}),
         )
@@ -114,9 +132,16 @@ def _cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
         from zigral.messages import describe
 
         raise ZigralError(f"invalid command: {describe(exc)}") from None
+    return command
+
+
+def _cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
+    from zigral.client import Client
+
+    command = command_from(args)
     with Client(settings) as client:
         client.submit(command, want_reply=args.wait)
-        print(command.id)
+        print(command.id, flush=True)  # a pipeline has the id while --wait waits
         if args.wait:
             result = client.wait(command.id, timeout=args.wait_timeout)
             print(result.model_dump_json(indent=2))
@@ -290,10 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
     up = add("up", _cmd_up, "start the stack and wait until every part is ready")
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
     add("down", _cmd_down, "stop the stack")
-    st = add(
-        "status", _cmd_status, "without ID: supervisorctl status; with a task ID: its record and history"
-    )
+    st = add("status", _cmd_status, "supervisorctl status (with a task ID: the same as `zigral task ID`)")
     st.add_argument("id", nargs="?")
+    tk = add("task", _cmd_task_status, "a task's record and status history (JSON); exit 1 when unknown")
+    tk.add_argument("id")
     add("doctor", _cmd_doctor, "check every part of the stack for real")
     ex = add("exec", _cmd_exec, "run one supervised program (used by supervisord)")
     ex.add_argument("part")
@@ -313,6 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--json", metavar="FILE", help="params from a JSON file")
     sb.add_argument("--priority", choices=["low", "normal", "high", "critical"], default="normal")
     sb.add_argument("--timeout", type=float, help="seconds for the work")
+    sb.add_argument(
+        "--max-age",
+        type=duration,
+        metavar="DURATION",
+        help="expire the command if not started within this long (90, 15m, 2h, 2d; default:"
+        " ZIGRAL_RUNTIME__DEFAULT_MAX_AGE); give a deferred, over-quota command time to wait",
+    )
     sb.add_argument("--id", help="your own task id (the same id is executed at most once)")
     sb.add_argument("--capture", action="store_true", help="save a screenshot and HTML after the action")
     sb.add_argument("--wait", action="store_true", help="wait for the result on a reply queue")
@@ -363,10 +395,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("pika").setLevel(logging.WARNING)
     try:
         settings = load_settings(args.env_file)
-        return int(args.func(args, settings))
+        code = int(args.func(args, settings))
+        sys.stdout.flush()  # here, where a closed pipe is still caught below
+        return code
     except ZigralError as exc:
         print(f"zigral: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`zigral watch | head`): stop quietly, as a Unix tool killed by SIGPIPE would.
+        # stdout points at /dev/null so the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # SIGPIPE
 
 
 if __name__ == "__main__":
