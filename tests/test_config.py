@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import socket
+from urllib.parse import urlsplit
+
 import pytest
 
 from zigral.config import load_settings, mask_url, masked, to_env
@@ -37,3 +40,20 @@ def test_settings_round_trip_through_the_rendered_environment(monkeypatch: pytes
     for key, value in to_env(original).items():
         monkeypatch.setenv(key, value)
     assert load_settings() == original
+
+
+def test_the_public_url_is_an_address_of_this_machine_by_default() -> None:
+    url = urlsplit(load_settings().web.public_url)
+    assert url.scheme == "http" and url.port == 8080 and url.path == "/"
+    host = url.hostname or ""
+    assert host not in ("localhost", "this VM") and not host.startswith("127.")
+    with socket.socket() as probe:
+        probe.bind((host, 0))  # only an address (or a name of one) this machine has can be bound
+
+
+def test_the_public_url_takes_the_public_host_or_a_specific_bind() -> None:
+    assert (
+        load_settings(web={"public_host": "vm7.example.org"}).web.public_url == "http://vm7.example.org:8080/"
+    )
+    assert load_settings(web={"public_host": "2001:db8::7"}).web.public_url == "http://[2001:db8::7]:8080/"
+    assert load_settings(web={"bind": "10.1.2.3", "port": 8443}).web.public_url == "http://10.1.2.3:8443/"

@@ -165,8 +165,7 @@ def _cmd_task_status(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     record["history"] = store.history(args.id)
     if record.get("status") == "needs_human":
-        host = settings.web.public_host or "localhost"
-        record["novnc"] = f"http://{host}:{settings.web.port}/"
+        record["novnc"] = settings.web.public_url
     print(json.dumps(record, indent=2, default=str))
     return 0
 

@@ -134,7 +134,33 @@ class WebSettings(BaseModel):
     nginx_binary: Path = Path("/usr/sbin/nginx")
     nginx_worker_user: str = "www-data"
     novnc_dir: Path = Path("/usr/share/novnc")
-    public_host: str = ""  # host name printed in the noVNC URL; default: this machine's name
+    public_host: str = ""  # host name or address operators reach the web front at; default: this machine's
+
+    @property
+    def public_url(self) -> str:
+        """The web front as an operator opens it (noVNC, ``/status/``, ``/captures/``), ending in ``/``.
+
+        ``public_host`` when set; else the address nginx is bound to, or for a wildcard bind this machine's
+        own address (that of its default route), which a person on its network can reach.
+        """
+        host = self.public_host or machine_address(self.bind)
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/"
+
+
+def machine_address(bind: str = "0.0.0.0") -> str:
+    """``bind`` unless it is a wildcard; else the source address of this machine's default route, its name
+    when it has no route, ``localhost`` when it has neither."""
+    if bind not in ("", "0.0.0.0", "::"):
+        return bind
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # a UDP connect only picks the route: nothing is sent
+            address = str(probe.getsockname()[0])
+        if not address.startswith("127."):
+            return address
+    except OSError:
+        pass  # no IPv4 route: fall back to the name
+    return socket.getfqdn() or "localhost"
 
 
 class RabbitMQSettings(BaseModel):

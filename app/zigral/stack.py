@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 from zigral import doctor, supervision
@@ -37,11 +36,13 @@ def up(settings: Settings, timeout: float = 120.0) -> str:
 
 def summary(settings: Settings, elapsed: float) -> str:
     p = settings.paths
-    host = settings.web.public_host or socket.gethostname()
+    url = settings.web.public_url
     return "\n".join(
         [
             f"Zigral is up in {elapsed:.1f}s.",
-            f"  noVNC:        http://{host}:{settings.web.port}/  (user {settings.web.user!r})",
+            f"  noVNC:        {url}  (user {settings.web.user!r}; another name: ZIGRAL_WEB__PUBLIC_HOST)",
+            f"  status page:  {url}status/",
+            f"  captures:     {url}captures/  (files in {settings.captures.dir})",
             f"  web password: {p.web_password_file}",
             f"  VNC password: {p.vnc_password_file}",
             f"  logs:         {p.log_dir}",

@@ -101,3 +101,13 @@ def test_task_shows_a_task_and_status_with_its_id_still_does(settings: Settings,
     assert old.returncode == 0 and json.loads(old.stdout)["status"] == "succeeded"
     unknown = zigral(settings, tmp_path, "task", "no-such-task")
     assert unknown.returncode == 1 and "no task 'no-such-task'" in unknown.stderr
+
+
+def test_a_task_waiting_for_a_person_points_to_the_public_url(settings: Settings, tmp_path: Path) -> None:
+    store = TaskStore.from_settings(settings)
+    command = Command(agent="lincoln", action="visit_profile")
+    store.transition(command, "needs_human", settings.vm_id, error="a security check")
+    task = zigral(settings, tmp_path, "task", command.id)
+    assert task.returncode == 0, task.stderr
+    assert json.loads(task.stdout)["novnc"] == settings.web.public_url
+    assert "localhost" not in settings.web.public_url
