@@ -664,14 +664,18 @@ class LinkedInSite:
     def _bubble(self, slug: str) -> str:
         m = self.members[slug]
         items = []
-        for i, msg in enumerate(self.thread(slug)):
+        thread = self.thread(slug)
+        for i, msg in enumerate(thread):
             who = OWNER if msg.mine else m.name
-            paras = "".join(f"<p>{E(line)}</p>" if line else "<p><br></p>" for line in msg.text.split("\n"))
-            items.append(
-                f'<li class="ev{" me" if msg.mine else ""}"><div class="meta"><span class="sr">{E(who)} sent '
-                f'the following message at 10:{i % 60:02d} AM</span><span class="who" aria-hidden="true">'
-                f'{E(who)}</span><time>10:{i % 60:02d} AM</time></div><div class="body">{paras}</div></li>'
+            paras = "<p>" + "<br>".join(E(line) for line in msg.text.split("\n")) + "</p>"
+            # As on the real site, a run of messages from one sender shows the name once, on the first.
+            meta = (
+                f'<div class="meta"><span class="sr">{E(who)} sent the following messages at 10:{i % 60:02d} AM'
+                f'</span><a href="#" class="who">{E(who)}</a><time>10:{i % 60:02d} AM</time></div>'
+                if i == 0 or thread[i - 1].mine != msg.mine
+                else ""
             )
+            items.append(f'<li class="ev">{meta}<div class="body">{paras}</div></li>')
         return (
             f'<section class="bb" data-conv="{E(slug)}" aria-label="Conversation with {E(m.name)}">'
             f'<header class="bh"><h2><a href="/in/{quote(slug)}/">{E(m.name)}</a></h2>'
@@ -789,7 +793,10 @@ const invite = (el) => {
     if (!r.ok) { toast('Something went wrong. Try again.'); return; }
     toast('Your invitation to ' + name + ' was sent.');
     document.querySelectorAll('[data-inv="' + CSS.escape(slug) + '"]').forEach((b) => {
-      if (b.classList.contains('mi')) { b.remove(); return; }
+      if (b.classList.contains('mi')) { const bar = b.closest('.acts'); b.remove(); if (!bar) return;
+        const p = document.createElement('button'); p.type = 'button'; p.className = 'b';
+        p.setAttribute('aria-label', 'Pending, click to withdraw invitation sent to ' + name);
+        p.innerHTML = '<span>Pending</span>'; bar.prepend(p); return; }
       const p = document.createElement('button'); p.type = 'button'; p.className = b.className;
       p.setAttribute('aria-label', 'Pending, click to withdraw invitation sent to ' + name);
       p.innerHTML = '<span>Pending</span>'; b.replaceWith(p); });
