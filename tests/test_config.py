@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from zigral.config import load_settings, mask_url, masked, to_env
+from zigral import access
+from zigral.config import REPO_ROOT, load_settings, mask_url, masked, to_env
 from zigral.errors import ConfigError
 
 
@@ -57,3 +59,19 @@ def test_the_public_url_takes_the_public_host_or_a_specific_bind() -> None:
     )
     assert load_settings(web={"public_host": "2001:db8::7"}).web.public_url == "http://[2001:db8::7]:8080/"
     assert load_settings(web={"bind": "10.1.2.3", "port": 8443}).web.public_url == "http://10.1.2.3:8443/"
+
+
+def test_captures_default_to_the_state_directory_when_nginx_cannot_reach_the_checkout(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(access, "blocker", lambda path, user: f"{user} cannot enter /root (mode drwx------)")
+    settings = load_settings(paths={"state_dir": tmp_path})
+    assert settings.captures.dir == tmp_path / "captures"
+    assert to_env(settings)["ZIGRAL_CAPTURES__DIR"] == str(tmp_path / "captures")  # the programs agree
+    chosen = load_settings(paths={"state_dir": tmp_path}, captures={"dir": "/srv/shots"})
+    assert chosen.captures.dir == Path("/srv/shots")
+
+
+def test_captures_stay_in_the_checkout_when_nginx_can_reach_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(access, "blocker", lambda path, user: None)
+    assert load_settings().captures.dir == REPO_ROOT / "captures"

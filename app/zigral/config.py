@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from zigral import access
 from zigral.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -274,6 +275,8 @@ class EgressSettings(BaseModel):
 
 
 class CapturesSettings(BaseModel):
+    # Default: the checkout's captures/ when nginx's workers can reach it, else <state_dir>/captures
+    # (a clone in a mode-0700 home, or a wheel install). Settings pass the choice on in the env file.
     dir: Path = REPO_ROOT / "captures"
     max_age_days: float = Field(14.0, gt=0)
     max_bytes: int = Field(2 * 1024**3, ge=1024 * 1024)
@@ -333,6 +336,18 @@ class Settings(BaseSettings):
     captures: CapturesSettings = CapturesSettings()
     metrics: MetricsSettings = MetricsSettings()
     ops: OpsSettings = OpsSettings()
+
+    @model_validator(mode="after")
+    def _reachable_captures(self) -> Settings:
+        if "dir" in self.captures.model_fields_set:
+            return self  # chosen by the user: render refuses it, naming why, if nginx cannot reach it
+        try:
+            blocked = access.blocker(self.captures.dir, self.web.nginx_worker_user)
+        except ConfigError:
+            return self  # no such worker user on this machine (a laptop): nothing to serve them to
+        if blocked:
+            self.captures = self.captures.model_copy(update={"dir": self.paths.state_dir / "captures"})
+        return self
 
     @property
     def profile_dir(self) -> Path:
