@@ -60,10 +60,15 @@ def col_name(index: int) -> str:
 
 
 def number_text(v: float) -> str:
-    """Sheets' "Automatic" number format: integers plainly, fractions to at most 10 decimals."""
+    """Sheets' "Automatic" number format: integers plainly, others to 10 significant digits (=1/3 shows
+    0.3333333333, =PI() 3.141592654), exponents as 1.5E+20."""
     if math.isfinite(v) and v == int(v) and abs(v) < 1e15:
         return str(int(v))
-    return f"{v:.10f}".rstrip("0").rstrip(".") if abs(v) >= 1e-6 else f"{v:.6E}"
+    text = f"{v:.10g}"
+    if "e" in text:
+        mantissa, _, exp = text.partition("e")
+        return f"{mantissa}E{exp[0]}{int(exp[1:]):02d}"
+    return text
 
 
 @dataclass
@@ -214,6 +219,9 @@ def default_books() -> dict[str, Book]:
     }
 
 
+NO_ACCESS = {"private9"}  # books that exist but this account may not open: "You need access"
+
+
 def parse_a1(text: str, tab: Tab) -> tuple[int, int, int, int] | None:
     """``B2``, ``A1:C3``, ``A:C``, ``2:5`` to (top, left, bottom, right), 0-based inclusive; None if bad."""
     a, sep, b = text.strip().partition(":")
@@ -255,11 +263,13 @@ class IndependentSheets:
         self.books: dict[str, Book] = default_books()
         self.saves: list[tuple[str, int, int, int]] = []  # (book, gid, row, col) of every committed cell
         self.export_status = 200  # set to 500 to make the exports fail
+        self.paste = True  # False: the grid ignores paste events (a writer must fall back to typing)
 
     def reset(self) -> None:
         self.books = default_books()
         self.saves.clear()
         self.export_status = 200
+        self.paste = True
 
     def cookie(self, base: str) -> dict[str, Any]:
         return {"name": COOKIE, "value": self.token, "url": base}
@@ -297,6 +307,10 @@ class IndependentSheets:
         m = re.fullmatch(r"/spreadsheets/d/([A-Za-z0-9_-]+)/(edit|export|gviz/tq|save|htmlview)", path)
         if m is None:
             return 404, {"Content-Type": "text/html; charset=utf-8"}, NOT_FOUND_HTML.encode()
+        if m[1] in NO_ACCESS:
+            if m[2] != "edit":
+                return 403, {"Content-Type": "text/html"}, b"<html><body>Forbidden</body></html>"
+            return 403, {"Content-Type": "text/html; charset=utf-8"}, NO_ACCESS_HTML.encode()
         book = self.books.get(m[1])
         if book is None:
             return 404, {"Content-Type": "text/html; charset=utf-8"}, NOT_FOUND_HTML.encode()
@@ -316,6 +330,7 @@ class IndependentSheets:
         state = {
             "id": book.id,
             "editable": book.editable,
+            "paste": self.paste,
             "tabs": [
                 {
                     "name": t.name,
@@ -453,6 +468,13 @@ LOGIN_HTML = (
     '<form method="post" action=""><input type="hidden" name="continue" value="%CONTINUE%">'
     '<label>Email or phone <input type="email" name="identifier" autocomplete="username"></label>'
     '<button type="submit">Next</button></form></main></body></html>'
+)
+
+NO_ACCESS_HTML = (
+    HEAD + '<title>Google Sheets</title></head><body><main class="qz-card">'
+    "<h1>You need access</h1><p>Ask for access, or switch to an account with access.</p>"
+    '<textarea aria-label="Message (optional)"></textarea><button type="button">Request access</button>'
+    f'<p>You\'re signed in as {EMAIL}</p><a href="#">Switch account</a></main></body></html>'
 )
 
 NOT_FOUND_HTML = (
@@ -795,7 +817,7 @@ EDITOR_JS = r"""
   document.addEventListener("paste", e => {
     if (e.target === nameBox || bar.contains(e.target) || editing) return;
     e.preventDefault();
-    if (!editable) return;
+    if (!editable || !boot.paste) return;
     const text = e.clipboardData ? e.clipboardData.getData("text/plain") : "";
     if (!text) return;
     const rows = parseTsv(text), t = tab();
