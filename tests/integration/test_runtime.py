@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from zigral.state import TaskStore
 
 from .conftest import Stack, booted_stack, free_port, services_available
 from .fixture_server import FixtureServer, serve
+from .hostile import Hostile, corpus
 
 pytestmark = pytest.mark.integration
 
@@ -402,3 +404,72 @@ def test_a_login_made_in_the_browser_survives_a_chromium_restart(
     result = call(rt, "navigate", params={"url": cookie_site.url("/whoami")})
     assert result.status == "succeeded", result
     assert result.result["title"] == "session=kept"
+
+
+# ---------------------------------------------------------------------------- the hostile corpus
+EXPECTED = {
+    "key-suffix id": {"succeeded"},
+    "no id": {"succeeded"},
+    "control echo": {"succeeded"},
+    "too old": {"expired"},
+    "broker expiration": {"expired", "succeeded"},  # expired while waiting, or served first
+    "invalid then valid": {"rejected", "succeeded"},
+}
+
+
+def test_a_corpus_of_hostile_messages_is_every_one_accounted_for_and_the_agent_never_stops(rt: Stack) -> None:
+    """Each message ends in a final reply (its dead letter, if any, carries the reason) or is returned
+    unroutable; the agent settles one at least every 5 s, never restarts, leaves nothing running."""
+    import psutil
+
+    names = Names(rt.settings.runtime.namespace)
+    pid = rt.pid("agents:lincoln")
+    rss_before = psutil.Process(pid).memory_info().rss
+    conn = broker.connect(rt.settings)
+    ch = conn.channel()
+    replies = ch.queue_declare("", exclusive=True).method.queue
+    ch.confirm_delivery()
+    sent: dict[str, Hostile] = {}
+    unroutable = 0
+    for seq, item in enumerate(corpus()):
+        props = {k: v for k, v in item.props.items() if not k.startswith("_")}
+        marker = f"m{seq}"
+        try:
+            ch.basic_publish(
+                names.commands_exchange,
+                item.routing_key,
+                item.body,
+                pika.BasicProperties(delivery_mode=2, reply_to=replies, correlation_id=marker, **props),
+                mandatory=True,
+            )
+            sent[marker] = item
+        except pika.exceptions.UnroutableError:
+            assert item.kind == "unroutable", item.kind
+            unroutable += 1
+    assert len(sent) + unroutable >= 1000
+    final: dict[str, Result] = {}
+    arrivals: list[float] = []
+    deadline = time.monotonic() + 300
+    while len(final) < len(sent) and time.monotonic() < deadline:
+        method, props, body = ch.basic_get(replies, auto_ack=True)
+        if method is None:
+            time.sleep(0.1)
+            continue
+        result = Result.decode(body)
+        if result.status in ("succeeded", "failed", "rejected", "expired", "timed_out"):
+            final[props.correlation_id] = result
+            arrivals.append(time.monotonic())
+    missing = {m: sent[m].kind for m in sent if m not in final}
+    assert not missing, f"{len(missing)} messages unaccounted for: {list(missing.items())[:10]}"
+    for marker, item in sent.items():
+        allowed = EXPECTED.get(item.kind, {"rejected"})
+        assert final[marker].status in allowed, (item.kind, final[marker])
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    assert max(gaps) < 5, f"the agent went {max(gaps):.1f}s without settling a message"
+    assert call(rt, "echo", params={"after": "corpus"}, wait=5).status == "succeeded"
+    assert rt.pid("agents:lincoln") == pid, "the agent restarted"
+    stuck = [r["id"] for r in store_of(rt).recent(limit=3000, agent="lincoln", status="running")]
+    assert stuck == []
+    grown = psutil.Process(pid).memory_info().rss - rss_before
+    assert grown < 40 * 1024 * 1024, f"agent RSS grew {grown / 1e6:.0f} MB over the corpus"
+    conn.close()

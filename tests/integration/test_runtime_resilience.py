@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -10,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pika
+import pika.exceptions
 import pytest
 
 from zigral.client import Client
@@ -55,6 +58,48 @@ def private_redis(port: int, workdir: Path) -> Iterator[subprocess.Popen[bytes]]
         proc.wait(timeout=10)
 
 
+@contextmanager
+def private_rabbitmq(workdir: Path) -> Iterator[tuple[str, str]]:
+    """A RabbitMQ node of this test's own (AMQP URL, node name): restarting it never touches the machine's."""
+    require("rabbitmq-server", shutil.which("rabbitmq-server") is not None)
+    port, dist = free_port(), free_port()
+    node = f"zigral-test-{uuid.uuid4().hex[:8]}@localhost"
+    base = workdir / "rabbitmq"
+    base.mkdir()
+    (base / "enabled_plugins").write_text("[].\n")  # no management listener on the shared 15672
+    (base / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{port}\n")
+    if os.geteuid() == 0:  # rabbitmq-server drops to the rabbitmq user, which must write here
+        for path in (base, *base.iterdir()):
+            shutil.chown(path, "rabbitmq", "rabbitmq")
+    env = {
+        **os.environ,
+        "RABBITMQ_NODENAME": node,
+        "RABBITMQ_NODE_PORT": str(port),
+        "RABBITMQ_DIST_PORT": str(dist),
+        "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(base / "log"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+        "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
+    }
+    proc = subprocess.Popen(
+        ["rabbitmq-server"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"amqp://guest:guest@127.0.0.1:{port}/%2F"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                pika.BlockingConnection(pika.URLParameters(url)).close()
+                break
+            except pika.exceptions.AMQPError:
+                assert proc.poll() is None and time.monotonic() < deadline, "private RabbitMQ did not start"
+                time.sleep(0.5)
+        yield url, node
+    finally:
+        subprocess.run(["rabbitmqctl", "-n", node, "stop"], capture_output=True, timeout=120)
+        proc.wait(timeout=60)
+
+
 def wait_all(store: TaskStore, ids: list[str], status: str, timeout: float) -> dict[str, dict]:  # type: ignore[type-arg]
     deadline = time.monotonic() + timeout
     records: dict[str, dict] = {}  # type: ignore[type-arg]
@@ -90,10 +135,13 @@ def test_a_redis_outage_is_waited_out_and_nothing_is_acked_before_the_result_is_
             assert s.states()["agents:lincoln"] == "RUNNING"
 
 
-def test_a_rabbitmq_restart_with_a_backlog_loses_nothing() -> None:
+def test_a_rabbitmq_restart_with_a_backlog_loses_nothing(open_dir: Path) -> None:
     services_available(load_settings())
     require("rabbitmqctl", shutil.which("rabbitmqctl") is not None)
-    with booted_stack(runtime={"heartbeat_interval": 1.0}) as s:
+    with (
+        private_rabbitmq(open_dir) as (url, node),
+        booted_stack(rabbitmq={"url": url}, runtime={"heartbeat_interval": 1.0}) as s,
+    ):
         store = TaskStore.from_settings(s.settings)
         with Client(s.settings) as client:
             ids = [
@@ -102,10 +150,14 @@ def test_a_rabbitmq_restart_with_a_backlog_loses_nothing() -> None:
             ]
         time.sleep(1.0)
         try:
-            subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=120)
+            subprocess.run(
+                ["rabbitmqctl", "-n", node, "stop_app"], check=True, capture_output=True, timeout=120
+            )
             time.sleep(2)
         finally:
-            subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=120)
+            subprocess.run(
+                ["rabbitmqctl", "-n", node, "start_app"], check=True, capture_output=True, timeout=120
+            )
         records = wait_all(store, ids, "succeeded", timeout=180)
         for task_id in ids:
             assert [h["status"] for h in store.history(task_id)].count("succeeded") == 1
