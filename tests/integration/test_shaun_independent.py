@@ -533,3 +533,59 @@ def test_append_rows_keeps_formula_text_and_newlines_in_their_cells(writer: Shee
     assert row > 20, run.result
     assert writer.changed_outside("q3report", "Raw data", f"A{row}:C{row}") == []
     assert writer.grid("q3report", "Raw data", f"A{row}:C{row}") == [["=2+2", "two\nlines", "7"]]
+
+
+# ------------------------------------------------------------------------------------------ traps
+def test_a_tab_named_view_only_does_not_make_an_editable_book_view_only(sheets: Sheets) -> None:
+    opened = sheets.run("open_sheet", spreadsheet="tracker")
+    assert opened.ok, opened
+    assert opened.result["can_edit"] is True
+    assert opened.result["tabs"] == [{"name": "View only", "gid": 42}, {"name": "Bob's list", "gid": 7}]
+    run = sheets.run("write_range", spreadsheet="tracker", range="'View only'!B2", values=[[True]])
+    assert sheets.changed_outside("tracker", "View only", "B2") == []
+    assert run.ok, run
+    assert sheets.grid("tracker", "View only", "A2:B2") == [["paint", "TRUE"]]
+
+
+def test_a_tab_name_with_an_apostrophe_is_read_written_and_appended(writer: Sheets) -> None:
+    read = writer.run("read_range", spreadsheet="tracker", range="'Bob''s list'!A1:B2")
+    assert read.ok and read.result["rows"] == [["Who", "What"], ["bob", "tea"]], read
+    wrote = writer.run("write_range", spreadsheet="tracker", range="'Bob''s list'!C2", values=[["milk"]])
+    appended = writer.run("append_rows", spreadsheet="tracker", sheet="Bob's list", rows=[["ann", "coffee"]])
+    assert writer.changed_outside("tracker", "Bob's list", "A2:C3") == []
+    assert wrote.ok and appended.ok, (wrote, appended)
+    assert writer.grid("tracker", "Bob's list", "A1:C3") == [
+        ["Who", "What", ""],
+        ["bob", "tea", "milk"],
+        ["ann", "coffee", ""],
+    ]
+
+
+def test_a_sharing_url_with_an_account_number_opens_the_book(sheets: Sheets) -> None:
+    url = f"{sheets.base}/spreadsheets/u/0/d/q3report/edit?usp=sharing#gid=0"
+    run = sheets.run("open_sheet", spreadsheet=url)
+    assert run.ok, run
+    assert run.result["title"] == "Q3 report" and run.result["tabs"] == TABS
+
+
+def test_a_read_whose_export_lands_on_the_sign_in_page_fails_instead_of_returning_its_html(
+    sheets: Sheets,
+) -> None:
+    sheets.site.export_signed_out = True
+    run = sheets.run("read_range", spreadsheet="q3report", range="Summary!A1:B2")
+    assert not run.ok, run
+    find = sheets.run("find", spreadsheet="q3report", text="sign")
+    assert not find.ok, find
+
+
+def test_writes_and_appends_wait_for_slow_saves(sheets: Sheets) -> None:
+    sheets.site.save_delay = 1.0
+    wrote = sheets.run("write_range", spreadsheet="q3report", range="Notes!B10:C10", values=[["a", "b"]])
+    one = sheets.run("append_rows", spreadsheet="q3report", sheet="Notes", rows=[["x", 1]])
+    sheets.runner.memo.clear()
+    two = sheets.run("append_rows", spreadsheet="q3report", sheet="Notes", rows=[["y", 2]])
+    assert wrote.ok and one.ok and two.ok, (wrote, one, two)
+    start = appended_row(one)
+    assert appended_row(two) == start + 1 and start >= 11, (one.result, two.result)
+    assert sheets.grid("q3report", "Notes", f"A{start}:B{start + 1}") == [["x", "1"], ["y", "2"]]
+    assert sheets.grid("q3report", "Notes", "B10:C10") == [["a", "b"]]

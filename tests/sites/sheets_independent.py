@@ -30,6 +30,7 @@ import math
 import operator
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,7 +217,20 @@ def default_books() -> dict[str, Book]:
     return {
         "q3report": Book("q3report", "Q3 report", [summary, raw, notes]),
         "pricelist": Book("pricelist", "Published prices", [prices], editable=False),
+        "tracker": tracker(),
     }
+
+
+def tracker() -> Book:
+    """An editable book whose tab names are traps: one reads "View only", one holds an apostrophe."""
+    view, bobs = Tab("View only", 42), Tab("Bob's list", 7)
+    for tab, rows in (
+        (view, [["Task", "Done"], ["paint", "FALSE"]]),
+        (bobs, [["Who", "What"], ["bob", "tea"]]),
+    ):
+        for (r, c), typed in _grid(rows).items():
+            tab.put(r, c, typed)
+    return Book("tracker", "Team tracker", [view, bobs])
 
 
 NO_ACCESS = {"private9"}  # books that exist but this account may not open: "You need access"
@@ -264,12 +278,16 @@ class IndependentSheets:
         self.saves: list[tuple[str, int, int, int]] = []  # (book, gid, row, col) of every committed cell
         self.export_status = 200  # set to 500 to make the exports fail
         self.paste = True  # False: the grid ignores paste events (a writer must fall back to typing)
+        self.export_signed_out = False  # True: the exports send the browser to the sign-in page
+        self.save_delay = 0.0  # seconds each save takes on the server, as a slow network makes it
 
     def reset(self) -> None:
         self.books = default_books()
         self.saves.clear()
         self.export_status = 200
         self.paste = True
+        self.export_signed_out = False
+        self.save_delay = 0.0
 
     def cookie(self, base: str) -> dict[str, Any]:
         return {"name": COOKIE, "value": self.token, "url": base}
@@ -304,9 +322,14 @@ class IndependentSheets:
             )
             body = HOME_HTML.replace("%ACCOUNT%", html.escape(f"Google Account: {NAME} ({EMAIL})"))
             return _html(body.replace("%INITIAL%", NAME[0]).replace("%LINKS%", links))
-        m = re.fullmatch(r"/spreadsheets/d/([A-Za-z0-9_-]+)/(edit|export|gviz/tq|save|htmlview)", path)
+        m = re.fullmatch(
+            r"/spreadsheets(?:/u/\d+)?/d/([A-Za-z0-9_-]+)/(edit|export|gviz/tq|save|htmlview)", path
+        )
         if m is None:
             return 404, {"Content-Type": "text/html; charset=utf-8"}, NOT_FOUND_HTML.encode()
+        if m[2] in ("export", "gviz/tq") and self.export_signed_out:
+            target = quote(self._base + path + "?" + req.query, safe="")
+            return 302, {"Location": "/ServiceLogin?continue=" + target}, b""
         if m[1] in NO_ACCESS:
             if m[2] != "edit":
                 return 403, {"Content-Type": "text/html"}, b"<html><body>Forbidden</body></html>"
@@ -371,6 +394,7 @@ class IndependentSheets:
     def _save(self, book: Book, req: Request) -> Response:
         if req.method != "POST" or not book.editable:
             return 403, {"Content-Type": "application/json"}, b'{"error": "PERMISSION_DENIED"}'
+        time.sleep(self.save_delay)
         payload = json.loads(req.body or b"{}")
         tab = book.tab(gid=int(payload["gid"]))
         if tab is None:
