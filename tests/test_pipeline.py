@@ -231,7 +231,7 @@ def test_a_body_without_an_id_that_kills_the_agent_is_dead_lettered_after_max_at
             rig.send(body, routing_key="lincoln.echo", redelivered=True)
     decision = rig.send(body, routing_key="lincoln.echo", redelivered=True)
     assert isinstance(decision, Finish) and decision.status == "failed" and decision.dead_letter
-    assert "stopped 3 times" in (decision.error or "")
+    assert "gave up after 3 attempts: the agent stopped 3 times" in (decision.error or "")
     assert len(set(rig.executed)) == 1  # every redelivery was the same task, not a new one each time
     assert rig.status(rig.executed[0]) == "failed"  # no record left at running
     assert rig.store.client.exists(rig.names.crash_key(fingerprint(body))) == 0

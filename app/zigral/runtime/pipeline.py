@@ -174,7 +174,8 @@ class Pipeline:
         if crashes == self.rt.max_attempts:
             try:
                 job.command = self._read(job)
-                return Finish(FAILED, error=reason, dead_letter=True)
+                error = f"gave up after {crashes} attempts: {reason}"
+                return Finish(FAILED, error=error, dead_letter=True)
             except Exception:  # unreadable: nothing to record it under
                 pass
         return DeadLetter(FAILED, reason)
