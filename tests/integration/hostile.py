@@ -162,4 +162,4 @@ def corpus(seed: int = 7, rounds: int = 40) -> Iterator[Hostile]:
         i = nxt()
         yield Hostile("control echo", "lincoln.echo", _j(_cmd(i)))
         i = nxt()
-        yield Hostile("version", "lincoln.echo", _j(_cmd(i, version=rnd.choice([2, 0, "1", 1.5]))))
+        yield Hostile("version", "lincoln.echo", _j(_cmd(i, version=rnd.choice([99, 0, "1", 1.5]))))
