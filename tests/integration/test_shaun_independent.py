@@ -535,6 +535,45 @@ def test_append_rows_keeps_formula_text_and_newlines_in_their_cells(writer: Shee
     assert writer.grid("q3report", "Raw data", f"A{row}:C{row}") == [["=2+2", "two\nlines", "7"]]
 
 
+def test_newlines_at_the_edges_of_a_value_are_kept(writer: Sheets) -> None:
+    values = [["ends with a newline\n", "\nstarts with one", "two\n\nblank"]]
+    run = writer.run("write_range", spreadsheet="q3report", range="Notes!A20", values=values)
+    assert writer.changed_outside("q3report", "Notes", "A20:C20") == []
+    assert run.ok, run
+    assert writer.grid("q3report", "Notes", "A20:C20") == values
+
+
+def test_read_range_parses_commas_quotes_and_newlines(sheets: Sheets) -> None:
+    tab = sheets.site.books["q3report"].tab(name="Notes")
+    assert tab is not None
+    texts = ["a, b", 'say "hi"', "one\ntwo", "'lead", " pad "]
+    for c, text in enumerate(texts):
+        tab.put(30, c, "'" + text)
+    run = sheets.run("read_range", spreadsheet="q3report", range="Notes!A31:E31")
+    assert run.ok, run
+    assert run.result["rows"] == [texts]
+
+
+@pytest.mark.parametrize("seconds", [4, 9])
+def test_a_write_that_cannot_finish_by_its_deadline_stops_and_names_what_it_changed(
+    open_sheets: Callable[..., Sheets], seconds: float
+) -> None:
+    sheets = open_sheets()
+    sheets.site.paste = False  # typing only: 200 cells do not fit
+    values = [[f"d{r}.{c}" for c in range(10)] for r in range(20)]
+    run = sheets.run(
+        "write_range", timeout=seconds, spreadsheet="q3report", range="'Raw data'!A40", values=values
+    )
+    assert sheets.elapsed < seconds + 1.5, f"a write with a {seconds} s deadline took {sheets.elapsed:.1f}s"
+    time.sleep(1)  # anything still typing after the action returned would show now
+    assert sheets.changed_outside("q3report", "Raw data", "A40:J59") == []
+    if run.ok:
+        assert sheets.grid("q3report", "Raw data", "A40:J59") == values
+        return
+    changed = sheets.site.snapshot()[("q3report", "Raw data")] != sheets.before[("q3report", "Raw data")]
+    assert not changed or "changed" in (run.error or ""), run
+
+
 # ------------------------------------------------------------------------------------------ traps
 def test_a_tab_named_view_only_does_not_make_an_editable_book_view_only(sheets: Sheets) -> None:
     opened = sheets.run("open_sheet", spreadsheet="tracker")
