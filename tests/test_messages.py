@@ -22,7 +22,7 @@ def test_a_command_round_trips_through_encode_and_decode() -> None:
         (json.dumps({"agent": "lincoln"}).encode(), "action: Field required"),
         (json.dumps({"agent": "lincoln", "action": "x", "priority": "urgent"}).encode(), "priority"),
         (json.dumps({"agent": "lincoln", "action": "x", "surprise": 1}).encode(), "surprise"),
-        (json.dumps({"agent": "lincoln", "action": "x", "version": 2}).encode(), "version"),
+        (json.dumps({"agent": "lincoln", "action": "x", "version": 3}).encode(), "version"),
         (b"\xff\xfe", "malformed JSON"),
     ],
 )

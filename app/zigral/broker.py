@@ -19,7 +19,16 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
 from zigral.config import Settings
-from zigral.constants import AGENTS, HEADER_AGENT, HEADER_REASON, HEADER_STATUS, MAX_PRIORITY, Names
+from zigral.constants import (
+    AGENTS,
+    HEADER_AGENT,
+    HEADER_REASON,
+    HEADER_STATUS,
+    MAX_PRIORITY,
+    Names,
+    command_route,
+    parse_route,
+)
 from zigral.errors import BrokerError, Rejected, Unroutable
 from zigral.messages import Command, Result
 
@@ -79,6 +88,46 @@ def declare_topology(channel: BlockingChannel, names: Names, agents: tuple[str, 
             )
 
 
+def declare_addressed(
+    channel: BlockingChannel,
+    names: Names,
+    agent: str,
+    *,
+    account: str | None = None,
+    vm_id: str | None = None,
+    serving: bool = False,
+) -> str:
+    """Declare the queue of an agent's commands addressed to ``account`` (or to ``vm_id``), bound to the
+    commands exchange with ``acct.<agent>.<account>.*`` (``vm.<agent>.<vm_id>.*``); its name.
+
+    A client declares it before it publishes, so that a command for an account no VM serves yet waits in
+    it (durable) instead of being unroutable. A VM ``serving`` it also declares its retry and deferred
+    queues, which send a command back to the same queue (``...retry``), never to the shared one.
+    """
+    if (account is None) == (vm_id is None):
+        raise ValueError("declare_addressed takes an account or a vm_id")
+    if account is not None:
+        queue, prefix = names.account_queue(agent, account), command_route(agent, "", account=account)
+        waiting = [names.account_queue(agent, account, w) for w in ("retry", "deferred")]
+    else:
+        assert vm_id is not None
+        queue, prefix = names.vm_queue(agent, vm_id), command_route(agent, "", vm_id=vm_id)
+        waiting = [names.vm_queue(agent, vm_id, w) for w in ("retry", "deferred")]
+    channel.queue_declare(queue, durable=True, arguments=agent_queue_arguments(names, agent))
+    channel.queue_bind(queue, names.commands_exchange, routing_key=prefix + "*")
+    if serving:
+        for name in waiting:
+            channel.queue_declare(
+                name,
+                durable=True,
+                arguments={
+                    "x-dead-letter-exchange": names.commands_exchange,
+                    "x-dead-letter-routing-key": prefix + "retry",
+                },
+            )
+    return queue
+
+
 def agent_queue_arguments(names: Names, agent: str) -> dict[str, Any]:
     """An agent queue: priorities, and a command that expires in it (AMQP ``expiration``) goes to the
     agent's expired queue, which the agent also consumes, so that it gets a record instead of vanishing."""
@@ -130,6 +179,7 @@ class Publisher:
     def __init__(self, channel: BlockingChannel, names: Names) -> None:
         self.channel = channel
         self.names = names
+        self._addressed: set[tuple[str, str | None, str | None]] = set()  # queues this channel declared
         channel.confirm_delivery()
 
     def _publish(
@@ -161,16 +211,39 @@ class Publisher:
             reply_to=reply_to,
             timestamp=int(command.created_at),  # RabbitMQ reports the queue head's age from it
         )
-        self._publish(
-            self.names.commands_exchange, f"{command.agent}.{command.action}", command.encode(), props
-        )
+        account = None if command.vm_id else command.account  # a VM address wins (constants.command_route)
+        address = (command.agent, account, command.vm_id)
+        if (account or command.vm_id) and address not in self._addressed:
+            # Its queue exists before the publish: a command for an account no VM serves waits in it.
+            try:
+                declare_addressed(
+                    self.channel, self.names, command.agent, account=account, vm_id=command.vm_id
+                )
+            except CONNECTION_ERRORS as exc:
+                raise BrokerError(f"declare the queue of {command.routing_key!r}: {exc}") from None
+            self._addressed.add(address)
+        self._publish(self.names.commands_exchange, command.routing_key, command.encode(), props)
 
     def retry(
-        self, agent: str, body: bytes, props: pika.BasicProperties, delay: float, deferred: bool = False
+        self,
+        agent: str,
+        body: bytes,
+        props: pika.BasicProperties,
+        delay: float,
+        deferred: bool = False,
+        routing_key: str = "",
     ) -> None:
-        """Send a command back after ``delay`` seconds through the agent's retry (or deferred) queue."""
+        """Send a command back after ``delay`` seconds through the agent's retry (or deferred) queue; a
+        command addressed to an account or a VM (its ``routing_key`` says so) through that address's own."""
         retry_props = _carried(props, props.headers, expiration=str(max(1, int(delay * 1000))))
-        queue = self.names.deferred_queue(agent) if deferred else self.names.retry_queue(agent)
+        waiting = "deferred" if deferred else "retry"
+        route = parse_route(routing_key)
+        if route.account is not None:
+            queue = self.names.account_queue(agent, route.account, waiting)
+        elif route.vm_id is not None:
+            queue = self.names.vm_queue(agent, route.vm_id, waiting)
+        else:
+            queue = self.names.deferred_queue(agent) if deferred else self.names.retry_queue(agent)
         self._publish("", queue, body, retry_props)
 
     def event(self, event: Result) -> None:

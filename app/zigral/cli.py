@@ -127,6 +127,8 @@ def command_from(args: argparse.Namespace) -> Command:
             max_age=args.max_age,
             capture=args.capture,
             **({"id": args.id} if args.id else {}),
+            **({"account": args.account} if args.account else {}),
+            **({"vm_id": args.vm} if args.vm else {}),
         )
     except ValidationError as exc:
         from zigral.messages import describe
@@ -245,6 +247,14 @@ def _cmd_captures_prune(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_fleet(args: argparse.Namespace, settings: Settings) -> int:
+    from zigral import fleet
+
+    view = fleet.view(settings, _store(settings))
+    print(json.dumps(view.as_dict(), indent=2) if args.json else fleet.format_table(view))
+    return 1 if view.errors else 0
+
+
 def _cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     beats = _store(settings).heartbeats(args.agent or "*")
     for beat in beats:
@@ -346,6 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sb.add_argument("--id", help="your own task id (the same id is executed at most once)")
     sb.add_argument("--capture", action="store_true", help="save a screenshot and HTML after the action")
+    sb.add_argument("--account", help="run it only on a VM serving this account (waits for one)")
+    sb.add_argument("--vm", help="run it only on this VM (its ZIGRAL_VM_ID)")
     sb.add_argument("--wait", action="store_true", help="wait for the result on a reply queue")
     sb.add_argument("--wait-timeout", type=float, default=300.0)
 
@@ -379,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--write-docs", type=Path, metavar="DOC", help="regenerate DOC's action reference")
     cp = add("captures", _cmd_captures_prune, "prune captures by age and total size")
     cp.add_argument("what", choices=["prune"])
+    fl = add("fleet", _cmd_fleet, "every VM of the namespace: state, accounts, queued commands, live view")
+    fl.add_argument("--json", action="store_true", help="the same as JSON (as the status page gets it)")
     hl = add("health", _cmd_health, "live agent heartbeats; exit 1 when there is none")
     hl.add_argument("agent", nargs="?")
     return parser

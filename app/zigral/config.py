@@ -219,7 +219,12 @@ class LincolnSettings(BaseModel):
     """LinkedIn: where, as whom, how fast, and how much."""
 
     base_url: str = "https://www.linkedin.com"
-    account: str = Field("default", description="the LinkedIn account quotas are counted for, across VMs")
+    account: str = Field(
+        "default",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$",  # constants.ADDRESS_PATTERN: it names a queue
+        description="the LinkedIn account this VM serves: quotas are counted for it across VMs, and commands "
+        "addressed to it come here",
+    )
     # {"username": "...", "password": "..."}: a secrets file outside the repo (mode 0600). Credentials are
     # never taken from a message and never logged.
     credentials_file: Path | None = None
@@ -242,6 +247,11 @@ class ShaunSettings(BaseModel):
         2, ge=0, description="seconds before the deadline at which a long write stops, captures and reports"
     )
     paste: bool = Field(True, description="write blocks by pasting TSV (False: type every cell)")
+    account: str = Field(
+        "default",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$",
+        description="the Google account this VM's browser is signed in to; commands addressed to it go here",
+    )
     settle: float = Field(1, gt=0, description="seconds a read-back may stay unchanged before it is final")
     land_timeout: float = Field(3, gt=0, description="seconds for a paste to show at all before typing it")
     probe_timeout: float = Field(1.5, gt=0, description="seconds for the edit probe to reach the formula bar")

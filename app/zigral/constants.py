@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = (
+    2  # 2 adds a command's optional ``account`` and ``vm_id``; a version 1 command is unchanged
+)
+
+# The first word of an addressed command's routing key (docs/PROTOCOL.md, "Addressed commands"). A version 1
+# routing key starts with the agent's name, so no agent may be called one of these.
+ACCOUNT_ROUTE, VM_ROUTE = "acct", "vm"
+# An account or a VM id as it may appear in a routing key, a queue name and a Redis key: no topic wildcards,
+# no spaces; dots are allowed (an e-mail address), as the routing key's word count keeps them apart.
+ADDRESS_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$"
 
 AGENTS = ("lincoln", "shaun")
 
@@ -64,6 +73,16 @@ class Names:
         """Like the retry queue, for commands deferred until a quota window reopens (hours, not seconds),
         so that they never hold up short retries behind them."""
         return f"{self.namespace}.{agent}.deferred"
+
+    def account_queue(self, agent: str, account: str, waiting: str = "") -> str:
+        """The queue of an agent's commands addressed to one account: only the VMs serving that account
+        consume it. ``waiting`` (``retry`` or ``deferred``): where such a command waits before it comes back.
+        The kind is a word before the account, so that no account name can reach another queue."""
+        return f"{self.namespace}.{agent}.acct{'-' + waiting if waiting else ''}.{account}"
+
+    def vm_queue(self, agent: str, vm_id: str, waiting: str = "") -> str:
+        """The queue of an agent's commands addressed to one VM (and its waiting queues, as above)."""
+        return f"{self.namespace}.{agent}.vm{'-' + waiting if waiting else ''}.{vm_id}"
 
     def expired_queue(self, agent: str) -> str:
         """Commands whose AMQP expiration passed in the agent's queue; the agent records them ``expired``.
@@ -130,6 +149,11 @@ class Names:
         """Counter with a TTL past its window's end: uses of a quota by an account in one day or ISO week."""
         return f"{self.namespace}:quota:{account}:{quota}:{window}"
 
+    @staticmethod
+    def quota_takers_key(counter_key: str) -> str:
+        """Set with the counter's TTL: the task ids that took a use of that quota counter (counted once)."""
+        return f"{counter_key}:takers"
+
     def recycle_key(self, vm_id: str) -> str:
         """String with a TTL: a Chromium recycle of this VM is under way; its agents stop taking commands."""
         return f"{self.namespace}:vm:{vm_id}:recycle"
@@ -146,6 +170,49 @@ class Names:
         """String: why this VM's agent waits for a person (its site session is gone); absent when fine."""
         return f"{self.namespace}:vm:{vm_id}:needs_human:{agent}"
 
+    @property
+    def fleet_key(self) -> str:
+        """Hash: ``<vm_id>/<agent>`` -> the worker's last heartbeat (JSON), kept after the heartbeat
+        expires so that a VM that went silent is still listed, as gone (``zigral fleet``)."""
+        return f"{self.namespace}:fleet"
+
     def session_key(self, agent: str) -> str:
         """Hash: per-agent site session state (logged in as whom, since when)."""
         return f"{self.namespace}:session:{agent}"
+
+
+def command_route(agent: str, action: str, account: str | None = None, vm_id: str | None = None) -> str:
+    """The routing key of a command: ``<agent>.<action>`` (version 1, the agent's shared queue),
+    ``acct.<agent>.<account>.<action>`` (its account's queue) or ``vm.<agent>.<vm_id>.<action>`` (its VM's).
+
+    A VM address wins over an account: the VM checks that it serves the account. Addressed keys do not start
+    with the agent's name, so the shared queue's binding ``<agent>.#`` never takes them.
+    """
+    if vm_id:
+        return f"{VM_ROUTE}.{agent}.{vm_id}.{action}"
+    if account:
+        return f"{ACCOUNT_ROUTE}.{agent}.{account}.{action}"
+    return f"{agent}.{action}"
+
+
+@dataclass(frozen=True)
+class Route:
+    """A command routing key read back: whose, which action (or ``retry``), to which account or VM."""
+
+    agent: str
+    verb: str
+    account: str | None = None
+    vm_id: str | None = None
+
+
+def parse_route(routing_key: str) -> Route:
+    """The inverse of :func:`command_route` (also for the ``retry`` verb of a command coming back).
+    The agent and the verb are single words, so an address holding dots is whatever lies between them."""
+    words = routing_key.split(".")
+    if len(words) >= 4 and words[0] in (ACCOUNT_ROUTE, VM_ROUTE):
+        address = ".".join(words[2:-1])
+        if words[0] == ACCOUNT_ROUTE:
+            return Route(words[1], words[-1], account=address)
+        return Route(words[1], words[-1], vm_id=address)
+    agent, _, verb = routing_key.partition(".")
+    return Route(agent, verb)

@@ -13,9 +13,9 @@ import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from zigral.constants import PRIORITIES
+from zigral.constants import ADDRESS_PATTERN, PRIORITIES, command_route
 from zigral.errors import Rejected
 
 Priority = Literal["low", "normal", "high", "critical"]
@@ -49,21 +49,49 @@ class Command(BaseModel):
         default_factory=time.time, allow_inf_nan=False, description="Unix time the client created it"
     )
     capture: bool = Field(False, description="save a screenshot and the HTML after the action")
-    version: Literal[1] = 1  # PROTOCOL_VERSION
+    account: str | None = Field(
+        None,
+        pattern=ADDRESS_PATTERN,
+        description="version 2: run only on a VM serving this account (its queue waits for one)",
+    )
+    vm_id: str | None = Field(
+        None, pattern=ADDRESS_PATTERN, description="version 2: run only on this VM (operator work)"
+    )
+    version: Literal[1, 2] = 1  # constants.PROTOCOL_VERSION is the newest
+
+    @model_validator(mode="before")
+    @classmethod
+    def _version_of_an_address(cls, data: Any) -> Any:
+        """A command with an account or a VM id is version 2; said so or not (the client sets it)."""
+        if isinstance(data, dict) and "version" not in data and (data.get("account") or data.get("vm_id")):
+            return {**data, "version": 2}
+        return data
 
     @field_validator("version", mode="before")
     @classmethod
     def _exactly_one(cls, value: Any) -> Any:
-        if type(value) is not int:  # a strict Literal[1] still takes true and 1.0
-            raise ValueError(f"version is the integer 1, not {type(value).__name__}")
+        if type(value) is not int:  # a strict Literal[1, 2] still takes true and 1.0
+            raise ValueError(f"version is the integer 1 or 2, not {type(value).__name__}")
         return value
+
+    @model_validator(mode="after")
+    def _addressed_is_version_2(self) -> Command:
+        if self.version < 2 and (self.account is not None or self.vm_id is not None):
+            raise ValueError("account and vm_id need version 2")
+        return self
+
+    @property
+    def routing_key(self) -> str:
+        return command_route(self.agent, self.action, self.account, self.vm_id)
 
     @property
     def amqp_priority(self) -> int:
         return PRIORITIES[self.priority]
 
     def encode(self) -> bytes:
-        return self.model_dump_json().encode()
+        # A version 1 command is written exactly as before, so that agents of version 1 still take it.
+        unset = {key for key in ("account", "vm_id") if getattr(self, key) is None}
+        return self.model_dump_json(exclude=unset).encode()
 
     @classmethod
     def decode(cls, body: bytes, max_bytes: int) -> Command:

@@ -347,11 +347,13 @@ class TaskStore:
     def heartbeat(self, agent: str, vm_id: str, pid: int, ttl: float, **info: str) -> None:
         key = self.names.heartbeat_key(agent, vm_id, pid)
         now = time.time()
-        payload = json.dumps({"agent": agent, "vm_id": vm_id, "pid": pid, "at": now, **info})
+        beat = {"agent": agent, "vm_id": vm_id, "pid": pid, "at": now, **info}
         pipe = self.client.pipeline(transaction=False)
-        pipe.set(key, payload, px=int(ttl * 1000))
+        pipe.set(key, json.dumps(beat), px=int(ttl * 1000))
         pipe.zadd(self.names.heartbeats_index, {key: now + ttl})
         pipe.zremrangebyscore(self.names.heartbeats_index, "-inf", now - 3600)  # long-gone workers
+        # The fleet's register keeps the last beat of every VM's agent after it expires (fleet.py).
+        pipe.hset(self.names.fleet_key, f"{vm_id}/{agent}", json.dumps({**beat, "key": key, "ttl": ttl}))
         pipe.execute()
 
     @translated

@@ -80,7 +80,8 @@ class Worker:
                 self.metrics.needs_human.labels(agent.name).set(1)
         self.held: str | None = None  # why the worker takes no commands now (holds.py)
         self._drained = False
-        self._consumers: list[str] = []  # consumer tags (agent queue, expired queue) while taking commands
+        self._consumers: list[str] = []  # consumer tags (agent, expired, account, VM queue) while taking work
+        self._addressed: list[str] = []  # this worker's account queue and VM queue
         self.stopping = threading.Event()
         self.pending: deque[Message] = deque()
         self.current: str | None = None
@@ -94,6 +95,7 @@ class Worker:
         self.epoch: str | None = None  # Redis's data epoch as first seen (state.check_epoch)
         self._reports: queue.Queue[tuple[str, str | None]] = queue.Queue()  # from the browser thread
         labels = agent.name
+        self.public_url = settings.web.public_url  # this VM's noVNC page, for the fleet view
         self.browser = BrowserSession(
             settings.browser.cdp_port,
             settings.browser.connect_timeout,
@@ -113,6 +115,7 @@ class Worker:
             owner=self.owner,
             quotas=quotas,
             executor=self._execute,
+            account=agent.quota_account,
             hooks=[self.metrics_hook, QuotaHook(quotas, self.redis), HoldsHook(self.holds), _Beat(self)],
             redis=self.redis,
         )
@@ -185,6 +188,14 @@ class Worker:
         broker.declare_topology(consume, self.names)
         self._publisher = broker.Publisher(conn.channel(), self.names)
         self.delay = FIRST_RECONNECT_DELAY  # connected: the next outage starts its backoff afresh
+        self._addressed = [  # this VM's own queues: its account's and its own (docs/FLEET.md)
+            broker.declare_addressed(
+                consume, self.names, self.agent.name, account=self.agent.quota_account, serving=True
+            ),
+            broker.declare_addressed(
+                consume, self.names, self.agent.name, vm_id=self.settings.vm_id, serving=True
+            ),
+        ]
         self.outbox.flush(self._publisher)  # agent events that happened while RabbitMQ was away
         consume.basic_qos(prefetch_count=self.rt.prefetch)
         self._consumers = []
@@ -237,9 +248,9 @@ class Worker:
                 log.warning("could not report drained: %s", exc)
         if not reason and not self._consumers:
             queue_name = self.names.agent_queue(self.agent.name)
-            for name in (queue_name, self.names.expired_queue(self.agent.name)):
+            for name in (queue_name, self.names.expired_queue(self.agent.name), *self._addressed):
                 self._consumers.append(consume.basic_consume(name, self._on_message))
-            log.info("%s consuming %s", self.agent.name, queue_name)
+            log.info("%s consuming %s", self.agent.name, ", ".join((queue_name, *self._addressed)))
             if self._drained:
                 self._drained = False
                 self.attach_soon()
@@ -317,6 +328,8 @@ class Worker:
                     host=os.uname().nodename,
                 )
                 self._check_epoch()
+                    account=self.agent.quota_account,
+                    url=self.public_url,
             except StateError as exc:
                 log.warning("heartbeat not written: %s", exc)
         if now - self._last_prune >= self.settings.captures.prune_interval:

@@ -147,6 +147,11 @@ class Shaun(Agent):
             Action("clear_range", RangeParams, self.clear_range),
         ]
 
+    @property
+    def quota_account(self) -> str:
+        """The Google account this VM's browser is signed in to: its commands addressed to it come here."""
+        return self.cfg.account
+
     # ------------------------------------------------------------------ time
     def _left(self, ctx: ActionContext) -> float:
         return ctx.deadline.remaining() - self.cfg.deadline_reserve

@@ -96,6 +96,41 @@ def from_management(settings: Settings, queues: list[str], timeout: float = 3.0)
     return out
 
 
+def matching_from_management(settings: Settings, regex: str, timeout: float = 3.0) -> list[QueueStats]:
+    """Every queue whose name matches ``regex`` (the API filters; pages of 500), e.g. all account queues
+    of a namespace, including those no VM declared. Raises OSError (or ValueError) as above."""
+    base = management_url(settings)
+    v = urllib.parse.quote(vhost(settings), safe="")
+    columns = "name,messages_ready,messages_unacknowledged,consumers,head_message_timestamp"
+    out: list[QueueStats] = []
+    now = time.time()
+    page, pages = 1, 1
+    while page <= pages:
+        query = urllib.parse.urlencode(
+            {"page": page, "page_size": 500, "name": regex, "use_regex": "true", "columns": columns}
+        )
+        data = _get_json(f"{base}/api/queues/{v}?{query}", timeout)
+        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+            raise ValueError("unexpected answer to a queue listing")
+        pages = int(data.get("page_count") or 0)
+        for item in data["items"]:
+            stamp = item.get("head_message_timestamp")
+            ready = int(item.get("messages_ready") or 0)
+            age = max(0.0, now - float(stamp)) if isinstance(stamp, int | float) and stamp else None
+            unacked, consumers = item.get("messages_unacknowledged"), item.get("consumers")
+            out.append(
+                QueueStats(
+                    str(item["name"]),
+                    ready,
+                    int(unacked) if unacked is not None else None,
+                    int(consumers) if consumers is not None else None,
+                    0.0 if ready == 0 else age,
+                )
+            )
+        page += 1
+    return out
+
+
 def from_amqp(settings: Settings, queues: list[str]) -> list[QueueStats]:
     """Ready counts and consumers by passive declares (raises BrokerError when RabbitMQ is down)."""
     conn = broker.connect(settings, heartbeat=0)

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from zigral.agents.base import Agent
 from zigral.config import RuntimeSettings
-from zigral.constants import EXPIRED, FAILED, NEEDS_HUMAN, REJECTED, RUNNING, SUCCEEDED
+from zigral.constants import EXPIRED, FAILED, NEEDS_HUMAN, REJECTED, RUNNING, SUCCEEDED, parse_route
 from zigral.deadline import Deadline
 from zigral.errors import BrokerError, Rejected, StateError, StateUnavailable, TaskError, first_line
 from zigral.logs import current_task
@@ -96,6 +96,7 @@ class Pipeline:
         self.rt = rt
         self.agent = agent
         self.store = store
+        account: str | None = None,
         self.transport = transport
         self.vm_id = vm_id
         self.owner = owner
@@ -107,6 +108,7 @@ class Pipeline:
         self.steps: list[Callable[[Job], Decision | None]] = [
             self.crash_guard,
             self.decode,
+        self.account = account  # the account this VM's browser serves for the agent (None: not checked)
             self.dedupe,
             self.expiry,
             self.resolve,
@@ -203,8 +205,14 @@ class Pipeline:
         return None
 
     def _check_route(self, job: Job, command: Command) -> None:
-        agent, _, verb = job.message.routing_key.partition(".")
-        if agent == command.agent and verb in (command.action, "retry"):
+        route = parse_route(job.message.routing_key)
+        if (
+            route.agent == command.agent
+            and route.verb in (command.action, "retry")
+            and route.vm_id == command.vm_id
+            and route.account == (None if command.vm_id else command.account)
+        ):
+            self._check_address(command)
             return
         expired_queue = self.store.names.expired_queue(self.agent.name)
         if job.message.routing_key == expired_queue and self._expired_in_broker(job):
@@ -219,10 +227,25 @@ class Pipeline:
         deaths = (job.message.props.headers or {}).get("x-death") or []
         last = deaths[0] if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict) else {}
         reason, queue = last.get("reason"), last.get("queue")
-        return bool(reason in ("expired", b"expired") and queue in (self._queue, self._queue.encode()))
+        if isinstance(queue, bytes):
+            queue = queue.decode(errors="replace")
+        # The agent's shared queue, or one of its account or VM queues (they dead-letter to the same place).
+        addressed = (self._queue + ".acct.", self._queue + ".vm.")
+        ours = isinstance(queue, str) and (queue == self._queue or queue.startswith(addressed))
+        return bool(reason in ("expired", b"expired") and ours)
 
     @property
     def _queue(self) -> str:
+    def _check_address(self, command: Command) -> None:
+        """Only a VM serving a command's account runs it, whichever queue it came through."""
+        if command.vm_id is not None and command.vm_id != self.vm_id:
+            raise Rejected(f"command for VM {command.vm_id!r} arrived on VM {self.vm_id!r}")
+        if command.account is not None and self.account is not None and command.account != self.account:
+            raise Rejected(
+                f"command for account {command.account!r} arrived at {self.agent.name} on VM {self.vm_id!r}, "
+                f"which serves account {self.account!r}"
+            )
+
         return self.store.names.agent_queue(self.agent.name)
 
     def _id_for_rejection(self, job: Job) -> str:

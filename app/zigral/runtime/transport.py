@@ -67,7 +67,9 @@ class PikaTransport:
         self.publisher.reply(reply_to, correlation_id, event)
 
     def retry(self, agent: str, message: Message, delay: float, deferred: bool = False) -> None:
-        self.publisher.retry(agent, message.body, message.props, delay, deferred=deferred)
+        self.publisher.retry(
+            agent, message.body, message.props, delay, deferred=deferred, routing_key=message.routing_key
+        )
 
     def dead_letter(self, agent: str, message: Message, status: str, reason: str) -> None:
         self.publisher.dead_letter(agent, message.body, message.props, status, reason)
