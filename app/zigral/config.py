@@ -240,6 +240,11 @@ class ShaunSettings(BaseModel):
     """Google Sheets: where, how fast, how long to wait for a write to read back."""
 
     base_url: str = "https://docs.google.com"
+    account: str = Field(
+        "default",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$",
+        description="the Google account this VM's browser is signed in to; commands addressed to it go here",
+    )
     keystroke_delay_ms: float = Field(30, ge=0, description="delay between typed keys")
     verify_timeout: float = Field(15, gt=0, description="seconds for a write to read back as written")
     ui_timeout: float = Field(5, gt=0, description="seconds for the editor, a tab or a Name Box jump")
@@ -247,11 +252,6 @@ class ShaunSettings(BaseModel):
         2, ge=0, description="seconds before the deadline at which a long write stops, captures and reports"
     )
     paste: bool = Field(True, description="write blocks by pasting TSV (False: type every cell)")
-    account: str = Field(
-        "default",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$",
-        description="the Google account this VM's browser is signed in to; commands addressed to it go here",
-    )
     settle: float = Field(1, gt=0, description="seconds a read-back may stay unchanged before it is final")
     land_timeout: float = Field(3, gt=0, description="seconds for a paste to show at all before typing it")
     probe_timeout: float = Field(1.5, gt=0, description="seconds for the edit probe to reach the formula bar")

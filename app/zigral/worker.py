@@ -93,9 +93,9 @@ class Worker:
         self._last_prune = time.monotonic()
         self._stop_requested_at = 0.0
         self.epoch: str | None = None  # Redis's data epoch as first seen (state.check_epoch)
+        self.public_url = settings.web.public_url  # this VM's noVNC page, for the fleet view
         self._reports: queue.Queue[tuple[str, str | None]] = queue.Queue()  # from the browser thread
         labels = agent.name
-        self.public_url = settings.web.public_url  # this VM's noVNC page, for the fleet view
         self.browser = BrowserSession(
             settings.browser.cdp_port,
             settings.browser.connect_timeout,
@@ -113,9 +113,9 @@ class Worker:
             PikaTransport(lambda: self._publisher),
             vm_id=settings.vm_id,
             owner=self.owner,
+            account=agent.quota_account,
             quotas=quotas,
             executor=self._execute,
-            account=agent.quota_account,
             hooks=[self.metrics_hook, QuotaHook(quotas, self.redis), HoldsHook(self.holds), _Beat(self)],
             redis=self.redis,
         )
@@ -186,8 +186,6 @@ class Worker:
         self._conn = conn
         consume = conn.channel()
         broker.declare_topology(consume, self.names)
-        self._publisher = broker.Publisher(conn.channel(), self.names)
-        self.delay = FIRST_RECONNECT_DELAY  # connected: the next outage starts its backoff afresh
         self._addressed = [  # this VM's own queues: its account's and its own (docs/FLEET.md)
             broker.declare_addressed(
                 consume, self.names, self.agent.name, account=self.agent.quota_account, serving=True
@@ -196,6 +194,8 @@ class Worker:
                 consume, self.names, self.agent.name, vm_id=self.settings.vm_id, serving=True
             ),
         ]
+        self._publisher = broker.Publisher(conn.channel(), self.names)
+        self.delay = FIRST_RECONNECT_DELAY  # connected: the next outage starts its backoff afresh
         self.outbox.flush(self._publisher)  # agent events that happened while RabbitMQ was away
         consume.basic_qos(prefetch_count=self.rt.prefetch)
         self._consumers = []
@@ -326,10 +326,10 @@ class Worker:
                     task=self.current or "",
                     paused=self.held or "",
                     host=os.uname().nodename,
-                )
-                self._check_epoch()
                     account=self.agent.quota_account,
                     url=self.public_url,
+                )
+                self._check_epoch()
             except StateError as exc:
                 log.warning("heartbeat not written: %s", exc)
         if now - self._last_prune >= self.settings.captures.prune_interval:

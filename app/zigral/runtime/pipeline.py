@@ -88,6 +88,7 @@ class Pipeline:
         *,
         vm_id: str,
         owner: str,
+        account: str | None = None,
         quotas: QuotaGate | None = None,
         executor: Executor = run_inline,
         hooks: Sequence[Hook] = (),
@@ -96,10 +97,10 @@ class Pipeline:
         self.rt = rt
         self.agent = agent
         self.store = store
-        account: str | None = None,
         self.transport = transport
         self.vm_id = vm_id
         self.owner = owner
+        self.account = account  # the account this VM's browser serves for the agent (None: not checked)
         self.quotas = quotas
         self.executor = executor
         self.hooks = list(hooks)
@@ -108,7 +109,6 @@ class Pipeline:
         self.steps: list[Callable[[Job], Decision | None]] = [
             self.crash_guard,
             self.decode,
-        self.account = account  # the account this VM's browser serves for the agent (None: not checked)
             self.dedupe,
             self.expiry,
             self.resolve,
@@ -223,6 +223,16 @@ class Pipeline:
             f"{command.agent}.{command.action}"
         )
 
+    def _check_address(self, command: Command) -> None:
+        """Only a VM serving a command's account runs it, whichever queue it came through."""
+        if command.vm_id is not None and command.vm_id != self.vm_id:
+            raise Rejected(f"command for VM {command.vm_id!r} arrived on VM {self.vm_id!r}")
+        if command.account is not None and self.account is not None and command.account != self.account:
+            raise Rejected(
+                f"command for account {command.account!r} arrived at {self.agent.name} on VM {self.vm_id!r}, "
+                f"which serves account {self.account!r}"
+            )
+
     def _expired_in_broker(self, job: Job) -> bool:
         deaths = (job.message.props.headers or {}).get("x-death") or []
         last = deaths[0] if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict) else {}
@@ -236,16 +246,6 @@ class Pipeline:
 
     @property
     def _queue(self) -> str:
-    def _check_address(self, command: Command) -> None:
-        """Only a VM serving a command's account runs it, whichever queue it came through."""
-        if command.vm_id is not None and command.vm_id != self.vm_id:
-            raise Rejected(f"command for VM {command.vm_id!r} arrived on VM {self.vm_id!r}")
-        if command.account is not None and self.account is not None and command.account != self.account:
-            raise Rejected(
-                f"command for account {command.account!r} arrived at {self.agent.name} on VM {self.vm_id!r}, "
-                f"which serves account {self.account!r}"
-            )
-
         return self.store.names.agent_queue(self.agent.name)
 
     def _id_for_rejection(self, job: Job) -> str:
