@@ -1,4 +1,4 @@
-const VIEW_ONLY = __VIEW_ONLY__, DATA = __DATA__, ROWS = __ROWS__, COLS = __COLS__;
+const VIEW_ONLY = __VIEW_ONLY__, QUIRKS = __QUIRKS__, DATA = __DATA__, ROWS = __ROWS__, COLS = __COLS__;
 const grid = document.getElementById('grid'), nameBox = document.getElementById('t-name-box');
 const bar = document.getElementById('t-formula-bar-input');
 const tabEls = Array.from(document.querySelectorAll('.docs-sheet-tab'));
@@ -74,6 +74,7 @@ nameBox.addEventListener('keydown', e => {
   const [a, b, extra] = nameBox.value.split(':'); const p = parseRef(a || ''), q = b ? parseRef(b) : null;
   if (!p || (b && !q) || extra !== undefined) { nameBox.classList.add('invalid'); return; }
   nameBox.classList.remove('invalid'); commit(); runStart = null;
+  if (q && QUIRKS.includes('range_jump_to_a1')) { move(0, 0, null); grid.focus(); return; }  // a careless editor
   move(p[0], p[1], q ? [Math.min(p[0], q[0]), Math.min(p[1], q[1]), Math.max(p[0], q[0]), Math.max(p[1], q[1])] : null);
   grid.focus();
 });

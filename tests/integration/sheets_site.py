@@ -118,6 +118,9 @@ class SheetsSite:
     # True: /ServiceLogin signs the browser in at once (most tests). False: it shows Google's sign-in form,
     # as for a browser whose session is gone; a person (the test) signs in by setting the SID cookie.
     auto_sign_in: bool = True
+    # Editor quirks a test turns on: "range_jump_to_a1" (a range typed into the Name Box selects A1).
+    quirks: set[str] = field(default_factory=set)
+    broken_exports: set[int] = field(default_factory=set)  # gids whose export and gviz answer 500
 
     def __post_init__(self) -> None:
         budget = Spreadsheet("budget1", "Team budget", [Tab(0, "Sheet1"), Tab(1842, "Expenses")])
@@ -147,7 +150,8 @@ class SheetsSite:
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def _signed_in(req: Request) -> bool:
-        return "SID" in SimpleCookie(req.headers.get("Cookie", ""))
+        cookie = next((v for k, v in req.headers.items() if k.lower() == "cookie"), "")
+        return "SID" in SimpleCookie(cookie)
 
     def _sheet(self, req: Request) -> Spreadsheet:
         return self.spreadsheets[req.path.split("/")[3]]
@@ -176,6 +180,8 @@ class SheetsSite:
         return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
 
     def _csv(self, sheet: Spreadsheet, tab: Tab, rng: str | None) -> Response:
+        if tab.gid in self.broken_exports:
+            return 500, {"Content-Type": "text/html"}, b"<p>Server error</p>"
         top, left, bottom, right = 0, 0, sheet.rows - 1, sheet.cols - 1
         if rng:
             start, _, end = rng.partition(":")
@@ -241,6 +247,7 @@ class SheetsSite:
         data = {t.gid: {f"{r},{c}": t.display(r, c) for (r, c) in t.raw} for t in sheet.tabs}
         script = (
             _EDITOR_JS.replace("__VIEW_ONLY__", json.dumps(sheet.view_only))
+            .replace("__QUIRKS__", json.dumps(sorted(self.quirks)))
             .replace("__DATA__", json.dumps(data).replace("</", "<\\/"))
             .replace("__ROWS__", str(sheet.rows))
             .replace("__COLS__", str(sheet.cols))

@@ -165,13 +165,21 @@ class Shaun(Agent):
         """Stop cleanly while there is time left to say so: a screenshot, and what was changed."""
         if self._left(ctx) > 0:
             return
-        try:
-            ctx.capture("deadline", html=False)
-        except (PlaywrightError, TaskError):
-            pass
+        self._screenshot(ctx, "deadline")
         raise DeadlineExceeded(
             f"stopped {self.cfg.deadline_reserve:g}s before the deadline while {doing}{done}"
         )
+
+    def _screenshot(self, ctx: ActionContext, step: str) -> None:
+        """Best effort, inside the reserve (``ctx.capture`` may wait until the deadline itself)."""
+        try:
+            timeout = max(100.0, (ctx.deadline.remaining() - 0.5) * 1000)
+            png = ctx.page.screenshot(timeout=timeout)
+            path = ctx.captures.relative(ctx.captures.save("screenshot", ctx.task_id, step, png))
+            ctx.saved.append(path)
+            ctx.on_capture("screenshot", len(png))
+        except (PlaywrightError, OSError):
+            pass
 
     # ------------------------------------------------------------------ the book and its tabs
     def _id(self, spreadsheet: str) -> str:
@@ -203,8 +211,7 @@ class Shaun(Agent):
         return sid
 
     def _tab_names(self, ctx: ActionContext) -> list[str]:
-        tabs = S.tabs(ctx.page)
-        names = [S.tab_label(tabs.nth(i)) for i in range(tabs.count())]
+        names = S.tab_labels(S.tabs(ctx.page))
         if not names:
             raise ctx.missing("tabs", "the spreadsheet shows no sheet tabs")
         return names
@@ -219,6 +226,8 @@ class Shaun(Agent):
             raise TaskError(f"two tabs show as {wanted!r}; name a tab that is unique")
         tab = S.tabs(ctx.page).nth(names.index(wanted))
         before, was = S.url_gid(ctx.page.url), S.tab_selected(tab)
+        if was and before is not None:
+            return Tab(wanted, before)  # already the active one, and the URL names its gid
         tab.click(timeout=self._ms(ctx))
         end = time.monotonic() + self.cfg.ui_timeout
         selected_at: float | None = None
@@ -238,11 +247,14 @@ class Shaun(Agent):
 
     def _read(self, ctx: ActionContext, sid: str, tab: Tab, cells: str | None) -> Grid:
         """Values through the sheet's CSV export (by gid; by name where no gid is known), in the browser."""
+        self._in_time(ctx, f"reading tab {tab.name!r}")
+        return self._read_now(ctx, sid, tab, cells)
+
+    def _read_now(self, ctx: ActionContext, sid: str, tab: Tab, cells: str | None) -> Grid:
         if tab.gid is not None:
             url = S.export_csv_url(self.cfg.base_url, sid, tab.gid, cells)
         else:
             url = S.gviz_csv_url(self.cfg.base_url, sid, tab.name, cells)
-        self._in_time(ctx, f"reading tab {tab.name!r}")
         # Fetched from the editor page itself: same origin and signed-in cookies, as a person would.
         resp = ctx.page.evaluate(_FETCH_JS, url)
         if resp["status"] != 200 or "csv" not in resp["type"]:
@@ -380,13 +392,23 @@ class Shaun(Agent):
             i += len(run)
 
     def _typed_note(self, ctx: ActionContext, sid: str, tab: Tab, block: Block) -> str:
-        """What a stopped typing run changed, read back while the reserve lasts."""
-        if ctx.deadline.remaining() < 0.5:
-            return "; the cells it changed could not be read back"
+        """What a stopped typing run changed, read back (until two reads agree) while the reserve lasts."""
+        end = time.monotonic() + min(1.0, ctx.deadline.remaining() - 0.5)
+        last: Grid | None = None
         try:
-            return self._changed_note(block, self._read(ctx, sid, tab, block.target.cells))
+            while time.monotonic() < end:
+                got = self._read_now(ctx, sid, tab, block.target.cells)
+                if got == last:
+                    break
+                last = got
+                ctx.page.wait_for_timeout(100)
         except (PlaywrightError, TaskError):
-            return "; the cells it changed could not be read back"
+            pass
+        return (
+            self._changed_note(block, last)
+            if last is not None
+            else "; the cells it changed could not be read"
+        )
 
     def _write(self, ctx: ActionContext, sid: str, tab: Tab, block: Block) -> dict[str, Any]:
         """Pre-flight done: paste, read back, type what did not land, read back again."""

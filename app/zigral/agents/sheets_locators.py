@@ -84,11 +84,15 @@ def tabs(page: Page) -> Locator:
     return by_role if by_role.count() else page.locator(".docs-sheet-tab")
 
 
-def tab_label(tab: Locator) -> str:
-    """A tab's name as shown (its name element in Sheets' markup, else its text), whitespace collapsed."""
-    name = tab.locator(".docs-sheet-tab-name")
-    text = name.first.inner_text() if name.count() == 1 else tab.inner_text()
-    return " ".join(text.split())
+_TAB_LABELS_JS = """els => els.map(e => {
+    const name = e.querySelectorAll('.docs-sheet-tab-name');
+    return (name.length === 1 ? name[0] : e).innerText;
+})"""
+
+
+def tab_labels(tabs: Locator) -> list[str]:
+    """The tabs' names as shown (Sheets' name element, else the tab's text), whitespace collapsed."""
+    return [" ".join(str(text).split()) for text in tabs.evaluate_all(_TAB_LABELS_JS)]
 
 
 def tab_selected(tab: Locator) -> bool | None:
