@@ -259,6 +259,14 @@ def test_visit_profile_sees_a_pending_invitation(signed_in: World) -> None:
     )
 
 
+def test_visit_profile_of_a_follow_only_member_reads_the_profile(signed_in: World) -> None:
+    run = signed_in.run("visit_profile", profile_url=signed_in.profile("fiona-follow"))
+    assert run.ok, run.error  # creators and members who restrict invitations show only Follow
+    r = run.result
+    assert (r["name"], r["headline"]) == ("Fiona Follow", "Keynote speaker on data")
+    assert (r["can_connect"], r["can_message"], r["pending"]) == (False, False, False)
+
+
 @pytest.mark.parametrize(
     ("slug", "name", "title"),
     [
@@ -361,53 +369,69 @@ def test_send_connection_to_a_missing_member_fails(signed_in: World) -> None:
     assert signed_in.site.invitations == [(SAM, None)]
 
 
+def test_send_connection_to_a_member_who_offers_no_connect_claims_no_state(signed_in: World) -> None:
+    run = signed_in.run("send_connection", profile_url=signed_in.profile("fiona-follow"))
+    # Fiona is 2nd degree, shows only Follow: nothing was sent, nothing is pending, she is not connected.
+    assert not (run.ok and run.result["status"] in ("sent", "pending", "already_connected")), run.result
+    assert signed_in.site.invitations == [(SAM, None)]
+
+
+def test_a_note_over_the_free_monthly_limit_is_not_silently_dropped(signed_in: World) -> None:
+    signed_in.site.notes_left = 0  # "Add a note" shows the Premium upsell; only "Send without a note" is left
+    run = signed_in.run(
+        "send_connection", profile_url=signed_in.profile(JANE), note="Hi Jane, from the meetup"
+    )
+    assert signed_in.site.invitations == [(SAM, None)], "an invitation went out without the note asked for"
+    assert not run.ok, run.result
+
+
 # ---------------------------------------------------------------------------- send_message
 def test_send_message_sends_once_to_that_member(signed_in: World) -> None:
     text = "Hello Ada, a quick question about the ML platform."
     run = signed_in.run("send_message", profile_url=signed_in.profile(ADA), text=text)
+    assert all_messages(signed_in.site) == {ADA: [text]}
     assert run.ok, run.error
     assert run.result["status"] == "sent"
-    assert all_messages(signed_in.site) == {ADA: [text]}
 
 
 def test_the_same_send_message_twice_sends_once(signed_in: World) -> None:
     text = "Thanks for the intro!"
     first = signed_in.run("send_message", profile_url=signed_in.profile(ADA), text=text)
     second = signed_in.run("send_message", profile_url=signed_in.profile(ADA), text=text)
+    assert all_messages(signed_in.site) == {ADA: [text]}
     assert (first.status, second.status) == ("succeeded", "succeeded"), (first.error, second.error)
     assert (first.result["status"], second.result["status"]) == ("sent", "already_sent")
-    assert all_messages(signed_in.site) == {ADA: [text]}
 
 
 def test_a_message_sent_before_a_crash_is_not_sent_again(signed_in: World) -> None:
     signed_in.site.messages[ADA] = [Message(ADA, True, "Are you free on Friday?")]
     run = signed_in.run("send_message", profile_url=signed_in.profile(ADA), text="Are  you free on Friday?\n")
+    assert signed_in.site.sent(ADA) == ["Are you free on Friday?"]
     assert run.ok, run.error
     assert run.result["status"] == "already_sent"
-    assert signed_in.site.sent(ADA) == ["Are you free on Friday?"]
 
 
 def test_their_reply_with_the_same_words_is_not_our_message(signed_in: World) -> None:
     signed_in.site.messages[ADA] = [Message(ADA, True, "Lunch?"), Message(ADA, False, "See you Friday")]
     run = signed_in.run("send_message", profile_url=signed_in.profile(ADA), text="See you Friday")
+    assert signed_in.site.sent(ADA) == ["Lunch?", "See you Friday"]
     assert run.ok, run.error
     assert run.result["status"] == "sent"
-    assert signed_in.site.sent(ADA) == ["Lunch?", "See you Friday"]
 
 
 def test_a_multi_line_message_arrives_as_one_message_with_its_lines(signed_in: World) -> None:
     text = "Hej Zoë,\nthanks for the intro.\n\nAlex"
     run = signed_in.run("send_message", profile_url=f"{signed_in.base}/in/{ZOE}/", text=text)
+    assert all_messages(signed_in.site) == {ZOE: [text]}
     assert run.ok, run.error
     assert run.result["status"] == "sent"
-    assert all_messages(signed_in.site) == {ZOE: [text]}
 
 
 def test_a_message_with_quotes_emoji_and_cjk_arrives_verbatim(signed_in: World) -> None:
     text = 'It\u2019s Dara\'s "café" ☕ — 你好 <b>not bold</b>'
     run = signed_in.run("send_message", profile_url=signed_in.profile(ADA), text=text)
-    assert run.ok, run.error
     assert all_messages(signed_in.site) == {ADA: [text]}
+    assert run.ok, run.error
 
 
 def test_a_second_conversation_goes_to_its_own_member_while_the_first_bubble_stays_open(
@@ -415,9 +439,9 @@ def test_a_second_conversation_goes_to_its_own_member_while_the_first_bubble_sta
 ) -> None:
     first = signed_in.run("send_message", profile_url=signed_in.profile(ADA), text="Hi Ada")
     second = signed_in.run("send_message", profile_url=signed_in.profile(ZOE), text="Hi Zoë")
-    assert (first.ok, second.ok) == (True, True), (first.error, second.error)
     assert signed_in.site.bubbles[:1] == [ADA]  # as on the real site, Ada's bubble is still open
     assert all_messages(signed_in.site) == {ADA: ["Hi Ada"], ZOE: ["Hi Zoë"]}
+    assert (first.ok, second.ok) == (True, True), (first.error, second.error)
 
 
 @pytest.mark.parametrize("slug", [MARC, JANE, LI])
@@ -435,6 +459,21 @@ def test_send_message_to_a_missing_member_fails(signed_in: World) -> None:
     run = signed_in.run("send_message", profile_url=signed_in.profile("nobody-by-this-name"), text="hi")
     assert not run.ok, run.result
     assert all_messages(signed_in.site) == {}
+
+
+def test_signed_out_the_public_profile_is_not_taken_for_the_member_page(world: World) -> None:
+    world.site.guest_profiles = True  # as LinkedIn serves /in/<slug>/ to a signed-out browser
+    visit = world.run("visit_profile", profile_url=world.profile(ADA), human_wait=2)
+    connect = world.run("send_connection", profile_url=world.profile(JANE), human_wait=2)
+    message = world.run("send_message", profile_url=world.profile(ADA), text="hi", human_wait=2)
+    # Ada is a 1st-degree connection: a page without "Message Ada King" says nothing about that.
+    assert not visit.ok or visit.result["can_message"] is True, visit.result
+    assert not connect.ok, connect.result
+    assert not message.ok, message.result
+    assert world.site.invitations == [(SAM, None)] and all_messages(world.site) == {}
+    # Signed out is a wall for a person to clear, not a locator that broke (which would page for markup).
+    for run in (visit, connect, message):
+        assert needed_a_person(run) and not run.misses, (run.error, run.misses)
 
 
 # ---------------------------------------------------------------------------- login
@@ -464,6 +503,7 @@ def test_login_with_a_wrong_password_fails_clearly(world: World) -> None:
 def test_login_through_a_checkpoint_cleared_by_an_operator(world: World) -> None:
     world.site.challenge_logins = True
     world.site.operator_after = 1.0
+    world.site.operator_on = {"checkpoint"}
     run = world.run("login", human_wait=15)
     assert run.ok, run.error
     assert needed_a_person(run)
@@ -481,11 +521,15 @@ def test_after_a_login_wall_visit_profile_returns_its_own_target(signed_in: Worl
     assert (run.result["name"], run.result["headline"]) == ("Jane Doe", "Senior Data Engineer at Acme")
 
 
-def test_after_a_login_wall_on_page_two_search_people_returns_every_result_once(signed_in: World) -> None:
+def test_after_a_login_wall_on_page_two_search_people_returns_every_result_once_or_fails(
+    signed_in: World,
+) -> None:
     signed_in.site.expire_on = "page=2"
     signed_in.site.operator_after = 1.0
     run = signed_in.run("search_people", keywords="data engineer", limit=25, human_wait=15)
-    assert needed_a_person(run), run.reports
+    if not run.ok:  # a clear failure is acceptable; a partial or repeated list is not
+        assert run.error and run.result is None, run
+        return
     expected = [m.name for m in signed_in.site.matching("data engineer")[:25]]
     assert [p["name"] for p in people(run)] == expected
 
@@ -496,10 +540,10 @@ def test_after_a_login_wall_send_message_sends_once_to_its_member(signed_in: Wor
     run = signed_in.run(
         "send_message", profile_url=signed_in.profile(ADA), text="After the wall", human_wait=15
     )
+    assert all_messages(signed_in.site) == {ADA: ["After the wall"]}
     assert needed_a_person(run), run.reports
     assert run.ok, run.error
     assert run.result["status"] == "sent"
-    assert all_messages(signed_in.site) == {ADA: ["After the wall"]}
 
 
 def test_after_a_login_wall_send_connection_invites_its_member_once(signed_in: World) -> None:

@@ -164,6 +164,15 @@ def default_members() -> list[Member]:
             jobs=[Job("R&D Data Engineer", "Wonka", "Jan 2021 - Present")],
         ),
         Member(
+            "fiona-follow",
+            "Fiona Follow",
+            "Keynote speaker on data",
+            "Cork, Ireland",
+            2,
+            connect="none",
+            jobs=[Job("Speaker", "Fiona Talks", "Jan 2010 - Present", "Self-employed")],
+        ),
+        Member(
             "carla-side",
             "Carla Side",
             "Product manager at Hooli",
@@ -220,7 +229,10 @@ class LinkedInSite:
         self.bubbles: list[str] = []  # conversations open in the overlay, oldest first
         self.challenge_logins = False  # the next login goes through a checkpoint
         self.pending_challenges: set[str] = set()
-        self.operator_after: float | None = None  # a person signs in from any signed-out page after N s
+        self.operator_after: float | None = None  # a person signs in from a signed-out page after N s
+        self.operator_on = {"login", "authwall", "checkpoint"}  # ... from these kinds of page
+        self.guest_profiles = False  # signed out, /in/<slug>/ is the public profile instead of the authwall
+        self.notes_left: int | None = None  # personalized invitations left this month (free account)
         self.logins = 0
         self.expire_on: str | None = (
             None  # the first signed-in page whose path+query has this ends every session
@@ -296,9 +308,9 @@ class LinkedInSite:
             headers["Set-Cookie"] = f"{COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Lax"
         return 302, headers, b""
 
-    def _page(self, title: str, body: str, signed_in: bool, status: int = 200) -> Response:
+    def _page(self, title: str, body: str, signed_in: bool, status: int = 200, kind: str = "") -> Response:
         operator = ""
-        if not signed_in and self.operator_after is not None:  # a person signs in through noVNC, here
+        if kind in self.operator_on and self.operator_after is not None:  # a person signs in, in this tab
             operator = (
                 f"<script>setTimeout(async()=>{{await fetch('/voyager/api/operator',"
                 f"{{method:'POST'}});location.href='/feed/'}},{int(self.operator_after * 1000)})</script>"
@@ -367,7 +379,7 @@ class LinkedInSite:
             '<div class="go"><button type="submit" aria-label="Sign in" class="pri">Sign in</button></div>'
             '</form></div><p>New to LinkedIn? <a href="/signup">Join now</a></p></main>'
         )
-        return self._page("LinkedIn Login, Sign in | LinkedIn", body, False)
+        return self._page("LinkedIn Login, Sign in | LinkedIn", body, False, kind="login")
 
     def login_submit(self, req: Request) -> Response:
         form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
@@ -396,7 +408,7 @@ class LinkedInSite:
             '<input name="pin" inputmode="numeric" aria-label="Enter code" maxlength="6">'
             '<button type="submit">Submit</button></form></main>'
         )
-        return self._page("Security Verification | LinkedIn", body, False)
+        return self._page("Security Verification | LinkedIn", body, False, kind="checkpoint")
 
     def authwall(self, req: Request) -> Response:
         target = parse_qs(req.query).get("sessionRedirect", [""])[0]
@@ -407,7 +419,7 @@ class LinkedInSite:
             f'<a href="/login?session_redirect={quote(target)}">Sign in</a>'
             '<a href="/signup">Join now</a></main>'
         )
-        return self._page("Sign Up | LinkedIn", body, False)
+        return self._page("Sign Up | LinkedIn", body, False, kind="authwall")
 
     def api_operator(self, req: Request) -> Response:
         self.logins += 1
@@ -511,6 +523,8 @@ class LinkedInSite:
     def profile(self, req: Request) -> Response:
         slug = unquote(req.path[len("/in/") :].strip("/"))
         if not self._session(req):
+            if self.guest_profiles and slug in self.members:
+                return self._guest_profile(self.members[slug])
             return self._wall(req, authwall=True)
         by_urn = {m.urn: m for m in self.members.values()}
         if slug in by_urn:
@@ -525,8 +539,19 @@ class LinkedInSite:
             return self._page("Page not found | LinkedIn", body, True, status=404)
         return self._page(f"(3) {member.name} | LinkedIn", self._profile_body(member), True)
 
+    def _guest_profile(self, m: Member) -> Response:
+        first = E(m.name.split()[0])
+        body = (
+            f'<main class="pub"><section class="topg"><h1>{E(m.name)}</h1><h2>{E(m.headline)}</h2>'
+            f"<div>{E(m.location)} · 500+ connections</div>"
+            f'<a href="/login?session_redirect={quote("/in/" + m.slug + "/")}">Sign in to view {first}’s full '
+            f'profile</a><a href="/signup">Join now</a></section>{self._experience(m)}</main>'
+        )
+        return self._page(f"{m.name} - {m.headline} | LinkedIn", body, False, kind="guest")
+
     def _actions(self, m: Member, sticky: bool) -> str:
         n = E(m.name)
+        nonotes = ' data-nonotes="1"' if self.notes_left == 0 else ""
         pending = m.slug in {s for s, _ in self.invitations}
         buttons = []
         if m.degree == 1 or m.inmail:
@@ -542,9 +567,9 @@ class LinkedInSite:
         elif m.connect == "primary" and m.degree > 1:
             buttons.append(
                 f'<button type="button" aria-label="Invite {n} to connect" class="b pri" '
-                f'data-inv="{E(m.slug)}" data-name="{n}"><span>Connect</span></button>'
+                f'data-inv="{E(m.slug)}" data-name="{n}"{nonotes}><span>Connect</span></button>'
             )
-        elif m.connect == "more" and m.degree > 1:
+        elif m.degree > 1:
             buttons.append(
                 f'<button type="button" aria-label="Follow {n}" class="b"><span>Follow</span></button>'
             )
@@ -556,7 +581,7 @@ class LinkedInSite:
         if m.connect == "more" and m.degree > 1 and not pending:
             items.append(
                 f'<div role="button" tabindex="0" class="mi" aria-label="Invite {n} to connect" '
-                f'data-inv="{E(m.slug)}" data-name="{n}"><span>Connect</span></div>'
+                f'data-inv="{E(m.slug)}" data-name="{n}"{nonotes}><span>Connect</span></div>'
             )
         if m.degree == 1:
             items.append(
@@ -706,9 +731,13 @@ class LinkedInSite:
             return 401, {"Content-Type": "application/json"}, b'{"status": 401}'
         data = self._json(req)
         slug, note = data.get("slug", ""), data.get("note")
+        if note and self.notes_left == 0:
+            return 403, {"Content-Type": "application/json"}, b'{"status": 403}'
         with self.lock:
             if slug in self.members and slug not in {s for s, _ in self.invitations}:
                 self.invitations.append((slug, note or None))
+                if note and self.notes_left is not None:
+                    self.notes_left -= 1
         return 200, {"Content-Type": "application/json"}, b"{}"
 
     def api_message(self, req: Request) -> Response:
@@ -804,6 +833,12 @@ const invite = (el) => {
   d.querySelector('.x').onclick = () => d.remove();
   d.querySelector('.sw').onclick = () => done(null);
   d.querySelector('.an').onclick = () => {
+    if (el.dataset.nonotes) {
+      d.querySelector('.mb').innerHTML = '<h3>No free personalized invitations left</h3><p>You’ve used all ' +
+        'your free personalized invitations for this month. Personalize every invitation with Premium.</p>' +
+        '<a href="/premium/">Try Premium for ₹0</a>';
+      d.querySelector('.an').remove(); return;
+    }
     d.querySelector('.mb').innerHTML = '<p>Add a note</p><textarea maxlength="300" rows="5" ' +
       'placeholder="Ex: We know each other from…"></textarea><div class="cnt2">0/300</div>';
     d.querySelector('.mf').innerHTML = '<button type="button" class="cc">Cancel</button>' +
