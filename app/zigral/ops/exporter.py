@@ -13,6 +13,7 @@ import psutil
 import redis
 from prometheus_client.core import Metric
 
+from zigral import fleet
 from zigral.config import Settings
 from zigral.constants import AGENTS, Names
 from zigral.errors import StateError, ZigralError
@@ -141,6 +142,11 @@ class OpsCollector:
             source, stats = "none", []
         for s in ("management", "amqp"):
             add("zigral_queue_stats_source", 1 if s == source else 0, s)
+        if source == "management":  # the fleet's account and VM queues (every VM's): one request
+            try:
+                stats += queues.matching_from_management(self.settings, fleet.addressed_regex(self.names))
+            except (OSError, ValueError) as exc:
+                log.warning("no figures for the addressed queues: %s", exc)
         for q in stats:
             add("zigral_queue_messages_ready", q.ready, q.name)
             if q.unacked is not None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import redis
 
+from zigral import fleet
 from zigral.config import Settings
 from zigral.constants import AGENTS, Names
 from zigral.errors import ZigralError
@@ -87,6 +88,7 @@ def status(
             )
     except (ZigralError, redis.RedisError) as exc:
         out["errors"].append(f"Redis: {exc}")
+    out["fleet"] = fleet.view(settings, store).as_dict()  # every VM of the namespace (fleet.py)
     try:
         _source, stats = queues.queue_stats(settings, [names.dead_letter_queue])
         out["dead_letters"] = stats[0].ready if stats else 0
