@@ -21,13 +21,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Error as PlaywrightError
-from pydantic import Field, field_validator
 
-from zigral.actions import Action, ActionContext, NoParams, Params
+from zigral.actions import Action, ActionContext, NoParams
 from zigral.agents import sheets_locators as S
 from zigral.agents.a1 import Cell, Range, column_name, parse_range
 from zigral.agents.base import Agent
-from zigral.agents.sheets_values import Grid, Value, at, same, shown, span_text, tsv, typed
+from zigral.agents.sheets_params import AppendParams, FindParams, OpenParams, RangeParams, WriteParams
+from zigral.agents.sheets_values import Block, Grid, Value, at, span_text, tsv, typed
 from zigral.config import Settings
 from zigral.errors import DeadlineExceeded, Rejected, Retryable, TaskError
 
@@ -39,93 +39,10 @@ _CLIPBOARD_JS = "text => navigator.clipboard.writeText(text).then(() => '', e =>
 _FOCUSED_JS = "el => document.activeElement === el"
 
 
-class SheetParams(Params):
-    spreadsheet: str = Field(min_length=1, max_length=500, description="spreadsheet URL or id")
-
-
-class OpenParams(SheetParams):
-    sheet: str | None = None
-
-
-class RangeParams(SheetParams):
-    range: str = Field(
-        min_length=2, max_length=100, description="A1 range, e.g. Sheet1!A1:D20; reads also take A:C, 2:5"
-    )
-
-    @field_validator("range")
-    @classmethod
-    def _a1(cls, value: str) -> str:
-        try:
-            parse_range(value)
-        except Rejected as exc:
-            raise ValueError(str(exc)) from None
-        return value
-
-
-def _rectangular(rows: list[list[Value]]) -> list[list[Value]]:
-    if not rows or not all(rows):
-        raise ValueError("values must be a non-empty list of non-empty rows")
-    if sum(len(r) for r in rows) > 10_000:
-        raise ValueError("at most 10,000 cells per write")
-    return rows
-
-
-class WriteParams(RangeParams):
-    values: list[list[Value]]
-    formulas: bool = False
-
-    _rows = field_validator("values")(_rectangular)
-
-
-class AppendParams(SheetParams):
-    sheet: str | None = None
-    rows: list[list[Value]]
-    formulas: bool = False
-
-    _rows = field_validator("rows")(_rectangular)
-
-
-class FindParams(SheetParams):
-    text: str = Field(min_length=1, max_length=1000)
-    sheet: str | None = None
-    match_case: bool = False
-
-
 @dataclass(frozen=True)
 class Tab:
     name: str
     gid: int | None  # None: the URL showed none; the tab is then read by name (gviz)
-
-
-@dataclass(frozen=True)
-class Block:
-    """A write: where, what, and what the cells showed before (to name what changed)."""
-
-    target: Range
-    rows: list[list[Value]]
-    formulas: bool
-    before: Grid
-
-    def diffs(self, got: Grid) -> list[tuple[Cell, str, str]]:
-        out = []
-        for r, row in enumerate(self.rows):
-            for c, value in enumerate(row):
-                want = shown(value, self.formulas)
-                have = at(got, r, c)
-                if want is not None and not same(want, have):
-                    out.append((self.cell(r, c), want, have))
-        return out
-
-    def changed(self, got: Grid) -> list[Cell]:
-        return [
-            self.cell(r, c)
-            for r, row in enumerate(self.rows)
-            for c in range(len(row))
-            if not same(at(self.before, r, c), at(got, r, c))
-        ]
-
-    def cell(self, r: int, c: int) -> Cell:
-        return Cell(self.target.start.row + r, self.target.start.col + c)
 
 
 class Shaun(Agent):

@@ -7,7 +7,9 @@ starts with ``=`` is entered as a formula.
 
 from __future__ import annotations
 
-from zigral.agents.a1 import Cell, column_name
+from dataclasses import dataclass
+
+from zigral.agents.a1 import Cell, Range, column_name
 
 Value = str | int | float | bool | None
 Grid = list[list[str]]
@@ -89,3 +91,34 @@ def span_text(cells: list[Cell]) -> str:
             a, b = f"{column_name(left)}{top + 1}", f"{column_name(right)}{bottom + 1}"
             parts.append(a if a == b else f"{a}:{b}")
     return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A write: where, what, and what the cells showed before (to name what changed)."""
+
+    target: Range
+    rows: list[list[Value]]
+    formulas: bool
+    before: Grid
+
+    def diffs(self, got: Grid) -> list[tuple[Cell, str, str]]:
+        out = []
+        for r, row in enumerate(self.rows):
+            for c, value in enumerate(row):
+                want = shown(value, self.formulas)
+                have = at(got, r, c)
+                if want is not None and not same(want, have):
+                    out.append((self.cell(r, c), want, have))
+        return out
+
+    def changed(self, got: Grid) -> list[Cell]:
+        return [
+            self.cell(r, c)
+            for r, row in enumerate(self.rows)
+            for c in range(len(row))
+            if not same(at(self.before, r, c), at(got, r, c))
+        ]
+
+    def cell(self, r: int, c: int) -> Cell:
+        return Cell(self.target.start.row + r, self.target.start.col + c)
