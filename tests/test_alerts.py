@@ -81,6 +81,7 @@ def test_the_alerts_cover_the_failures_we_know() -> None:
         "ZigralDiskNearlyFull",
         "ZigralShmNearlyFull",
         "ZigralMemoryGrowth",
+        "ZigralLocatorMissing",
     ):
         assert expected in names
 

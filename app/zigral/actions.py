@@ -42,6 +42,9 @@ class ActionContext:
     on_egress_denied: Callable[[], None] = lambda: None
     # Count a site locator that found nothing (``zigral_locator_misses_total{agent,locator}``).
     on_locator_miss: Callable[[str], None] = lambda locator: None
+    # Take one use of a quota right before a side effect; raises OverQuota when its window is full. Taking
+    # it twice in one task counts once (a redelivery after a crash).
+    take_quota: Callable[[str], None] = lambda quota: None
 
     def missing(self, locator: str, what: str) -> LocatorMissing:
         """Count a locator miss and return its error: ``raise ctx.missing("profile_name", "...")``."""

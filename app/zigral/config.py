@@ -234,6 +234,13 @@ class LincolnSettings(BaseModel):
     keystroke_min_ms: float = Field(40, ge=0, description="per-keystroke typing delay, lower bound")
     keystroke_max_ms: float = Field(160, ge=0)
     human_wait: float = Field(300, gt=0, description="seconds to wait for an operator to clear a checkpoint")
+    recheck_interval: float = Field(
+        15, gt=0, description="while waiting for an operator, seconds between probes of the session itself"
+    )
+    ui_wait: float = Field(10, gt=0, description="seconds for an element to appear after a click or a load")
+    pacing_reserve: float = Field(
+        15, ge=0, description="seconds of a command kept for loads and checks; pacing shrinks to fit the rest"
+    )
 
 
 class ShaunSettings(BaseModel):

@@ -74,6 +74,17 @@ class LocatorMissing(TaskError):
         self.locator = locator
 
 
+class OverQuota(TaskError):
+    """A quota window is full at the moment an action was about to do its side effect: nothing was done,
+    and the command waits (deferred) until the window reopens."""
+
+    status = "deferred"
+
+    def __init__(self, quota: str, window: str, reopens_at: float) -> None:
+        super().__init__(f"quota {quota!r} is used up for this {window}")
+        self.quota, self.window, self.reopens_at = quota, window, reopens_at
+
+
 class DeadlineExceeded(TaskError):
     """The command ran past its deadline; its page was closed."""
 

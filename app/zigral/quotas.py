@@ -1,18 +1,23 @@
 """Per-account quotas in Redis, per calendar day and ISO week (UTC), checked and taken atomically.
 
-Two VMs on the same account share the counters. A use is taken before the action runs and given back when
-the action reports that it did nothing (``"sent": false``).
+Two VMs on the same account share the counters. An action takes a use right before its side effect
+(``ActionContext.take_quota``), so a command that finds nothing to do takes none; a task takes a quota at
+most once per week window (a redelivery after a crash finds its id in the window's set of takers and is not
+counted again). The older path, a use taken by the worker before the action and given back when the action
+reports ``"sent": false``, stays for actions that declare ``quota=``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
 
 from zigral.config import QuotaLimit
 from zigral.constants import Names
+from zigral.errors import OverQuota, Retryable, StateError
 from zigral.state import translated
 
 # KEYS: day counter, week counter. ARGV: day limit, week limit (-1: none), day ttl, week ttl.
@@ -24,6 +29,20 @@ if tonumber(ARGV[1]) >= 0 and day >= tonumber(ARGV[1]) then return 1 end
 if tonumber(ARGV[2]) >= 0 and week >= tonumber(ARGV[2]) then return 2 end
 redis.call('incr', KEYS[1]); redis.call('expire', KEYS[1], ARGV[3])
 redis.call('incr', KEYS[2]); redis.call('expire', KEYS[2], ARGV[4])
+return 0
+"""
+# KEYS: day counter, week counter, day takers, week takers. ARGV: as _TAKE, then the task id.
+# Returns 0 when a use was taken (or this task already holds one), 1 or 2 when the day or week is full.
+_TAKE_ONCE = """
+if redis.call('sismember', KEYS[4], ARGV[5]) == 1 then return 0 end
+local day = tonumber(redis.call('get', KEYS[1]) or '0')
+local week = tonumber(redis.call('get', KEYS[2]) or '0')
+if tonumber(ARGV[1]) >= 0 and day >= tonumber(ARGV[1]) then return 1 end
+if tonumber(ARGV[2]) >= 0 and week >= tonumber(ARGV[2]) then return 2 end
+redis.call('incr', KEYS[1]); redis.call('expire', KEYS[1], ARGV[3])
+redis.call('incr', KEYS[2]); redis.call('expire', KEYS[2], ARGV[4])
+redis.call('sadd', KEYS[3], ARGV[5]); redis.call('expire', KEYS[3], ARGV[3])
+redis.call('sadd', KEYS[4], ARGV[5]); redis.call('expire', KEYS[4], ARGV[4])
 return 0
 """
 _GIVE_BACK = """
@@ -94,6 +113,44 @@ class QuotaGate:
         if full == 1:
             return QuotaFull(quota, "day", next_day.timestamp())
         return QuotaFull(quota, "week", next_week.timestamp())
+
+    @translated
+    def take_once(self, quota: str, task_id: str, now: dt.datetime | None = None) -> QuotaFull | None:
+        """Like :meth:`take`, but a task that already took ``quota`` this week takes nothing more."""
+        limit = self.limits.get(quota)
+        if limit is None:
+            return None
+        now = now or dt.datetime.now(dt.UTC)
+        day_key, week_key, next_day, next_week = self._keys(quota, now)
+        day_ttl = int((next_day - now).total_seconds()) + 3600
+        week_ttl = int((next_week - now).total_seconds()) + 3600
+        takers = (self.names.quota_takers_key(day_key), self.names.quota_takers_key(week_key))
+        args: list[int | str] = [
+            -1 if limit.day is None else limit.day,
+            -1 if limit.week is None else limit.week,
+            day_ttl,
+            week_ttl,
+            task_id,
+        ]
+        full = int(self.client.eval(_TAKE_ONCE, 4, day_key, week_key, *takers, *args))
+        if full == 0:
+            return None
+        if full == 1:
+            return QuotaFull(quota, "day", next_day.timestamp())
+        return QuotaFull(quota, "week", next_week.timestamp())
+
+    def taker(self, task_id: str) -> Callable[[str], None]:
+        """``ActionContext.take_quota`` for one task: takes a use once, raises OverQuota when full."""
+
+        def take(quota: str) -> None:
+            try:
+                full = self.take_once(quota, task_id)
+            except StateError as exc:  # before the side effect: trying again later is safe
+                raise Retryable(f"could not take a use of quota {quota!r}: {exc}") from None
+            if full is not None:
+                raise OverQuota(full.quota, full.window, full.reopens_at)
+
+        return take
 
     @translated
     def give_back(self, quota: str, now: dt.datetime | None = None) -> None:

@@ -68,7 +68,9 @@ class Worker:
         self.metrics = AgentMetrics(agent.name, registry or CollectorRegistry())
         self.policy = UrlPolicy.from_settings(settings, agent.name)
         self.capture_store = captures.CaptureStore(settings.captures.dir, agent.name)
-        quotas = QuotaGate(self.store.client, self.names, agent.quota_account, agent.quota_limits)
+        self.quotas = quotas = QuotaGate(
+            self.store.client, self.names, agent.quota_account, agent.quota_limits
+        )
         self.pid = os.getpid()
         self.owner = self.names.heartbeat_key(agent.name, settings.vm_id, self.pid)
         self.holds = Holds(self.store.client, self.names, agent.name, settings.vm_id, self.owner)
@@ -413,6 +415,7 @@ class Worker:
                 on_locator_miss=lambda locator: self.metrics.locator_misses.labels(
                     self.agent.name, locator
                 ).inc(),
+                take_quota=self.quotas.taker(command.id),
             )
             ctx_box.append(ctx)
             result = action.run(ctx, job.params)

@@ -14,15 +14,18 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from zigral.client import Client
-from zigral.config import load_settings
+from zigral.config import QuotaLimit, load_settings
 from zigral.messages import Command, Result
+from zigral.quotas import QuotaGate
 from zigral.state import TaskStore
 
-from .conftest import Stack, booted_stack, services_available
+from .conftest import Stack, booted_stack, eventually, services_available
 from .fixture_server import serve
 from .linkedin_site import LinkedInSite
 
 pytestmark = pytest.mark.integration
+
+RECHECK = 2.0  # seconds between session probes while Lincoln waits for a person
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +54,8 @@ def lincoln(linkedin: tuple[LinkedInSite, str], tmp_path_factory: pytest.TempPat
             "keystroke_min_ms": 0,
             "keystroke_max_ms": 0,
             "human_wait": 60,
+            "recheck_interval": RECHECK,
+            "ui_wait": 5,
             "quotas": {"connect": {"day": 4, "week": 100}, "message": {"day": 50}, "visit": {"day": 80}},
         },
     ) as stack:
@@ -88,7 +93,8 @@ def test_login_uses_the_secrets_file_and_never_leaks_the_password(
     result = run(lincoln, "login")
     assert result.status == "succeeded", result
     assert result.result["logged_in"] is True and result.result["name"] == "Ada Lovelace"
-    assert run(lincoln, "check_session").result == {"logged_in": True, "name": "Ada Lovelace"}
+    session = run(lincoln, "check_session").result
+    assert session["logged_in"] is True and session["name"] == "Ada Lovelace" and session["verified"]
     assert site.password not in lincoln.log("lincoln")
     assert site.password not in json.dumps(TaskStore.from_settings(lincoln.settings).get(result.id))
     for path in lincoln.settings.captures.dir.rglob("*.html"):
@@ -135,12 +141,12 @@ def test_visit_profile_reads_the_top_card_about_and_experience(
     assert data["name"] == "Alan Turing" and data["headline"] == "Mathematician"
     assert data["location"] == "Manchester, England"
     assert data["about"] == "Alan Turing writes software and about software."
-    assert data["current_position"] == {
-        "title": "Mathematician",
-        "company": "Acme Computing",
-        "dates": "1970 - Present",
-    }
-    assert len(data["experience"]) == 2
+    assert data["experience"] == [
+        {"title": "Mathematician", "company": "Acme Computing", "dates": "1970 - Present"},
+        {"title": "Researcher", "company": "University", "dates": "1960 - 1970"},
+    ]
+    assert data["current_position"] == data["experience"][0]
+    assert data["verified"] == "the page is /in/alan-turing/ with the name heading 'Alan Turing'"
     assert data["degree"] == "2nd" and data["can_connect"] is True and data["can_message"] is False
 
 
@@ -187,7 +193,8 @@ def test_send_message_only_to_a_connection(lincoln: Stack, linkedin: tuple[Linke
     assert sent.status == "succeeded" and sent.result["sent"] is True, sent
     assert site.profiles["charles-babbage"].messages == ["Hello, Charles!"]
     again = run(lincoln, "send_message", profile_url=profile(base, "charles-babbage"), text="Hello, Charles!")
-    assert again.result == {"sent": False, "status": "already_sent", "name": "Charles Babbage"}
+    assert again.result["status"] == "already_sent" and again.result["sent"] is False
+    assert site.profiles["charles-babbage"].messages == ["Hello, Charles!"]
     refused = run(lincoln, "send_message", profile_url=profile(base, "edsger-dijkstra"), text="Hi")
     assert refused.result["sent"] is False and refused.result["status"] == "not_possible"
     assert site.profiles["edsger-dijkstra"].messages == []
@@ -266,6 +273,11 @@ def test_over_quota_a_connection_is_deferred_and_nothing_is_sent(
     assert late.status == "rejected" and "after the command's max age" in (late.error or "")
     assert len(site.invitations) == before
     assert site.profiles["edsger-dijkstra"].state == "connect"
+    # Over quota, a command with nothing to do is answered, not deferred: the quota is taken only at Send.
+    pending = run(lincoln, "send_connection", profile_url=profile(base, "katherine-johnson"))
+    assert pending.status == "succeeded" and pending.result["status"] == "pending", pending
+    quotas = QuotaGate(store.client, store.names, "default", {"connect": QuotaLimit(day=4, week=100)})
+    assert quotas.used("connect")[0] == 4  # grace, alan, margaret (killed and redelivered), barbara
 
 
 def test_a_checkpoint_asks_for_a_human_and_carries_on_once_cleared(
@@ -299,3 +311,112 @@ def test_a_checkpoint_asks_for_a_human_and_carries_on_once_cleared(
     assert history == ["running", "needs_human", "running", "succeeded"]
     captures = (store.get(task_id) or {}).get("captures", [])
     assert any("needs-human" in path and path.endswith(".png") for path in captures), captures
+
+
+def test_a_multi_line_message_arrives_as_written(lincoln: Stack, linkedin: tuple[LinkedInSite, str]) -> None:
+    site, base = linkedin
+    ensure_logged_in(lincoln)
+    text = "Hello Ada,\nthe engine runs.\n\nCharles"
+    sent = run(lincoln, "send_message", profile_url=profile(base, "ada-yonath"), text=text)
+    assert sent.status == "succeeded" and sent.result["status"] == "sent", sent
+    assert "last message" in sent.result["verified"]
+    assert site.profiles["ada-yonath"].messages == [text]  # one message (Enter would have sent three)
+
+
+def test_a_missing_profile_is_a_not_found_failure(lincoln: Stack, linkedin: tuple[LinkedInSite, str]) -> None:
+    ensure_logged_in(lincoln)
+    result = run(lincoln, "visit_profile", profile_url=profile(linkedin[1], "no-such-person"))
+    assert result.status == "failed" and "not_found" in (result.error or ""), result
+
+
+def test_a_kill_right_after_send_does_not_send_the_message_twice(
+    lincoln: Stack, linkedin: tuple[LinkedInSite, str]
+) -> None:
+    site, base = linkedin
+    ensure_logged_in(lincoln)
+    text = "Are you free on Thursday?"
+    task_id = f"message-{uuid.uuid4().hex[:8]}"
+    site.message_latency = 3.0
+    try:
+        with Client(lincoln.settings) as client:
+            client.submit(
+                Command(
+                    id=task_id,
+                    agent="lincoln",
+                    action="send_message",
+                    params={"profile_url": profile(base, "charles-babbage"), "text": text},
+                )
+            )
+        eventually(lambda: text in site.profiles["charles-babbage"].messages, "the message stored", 60)
+        os.kill(lincoln.pid("agents:lincoln"), signal.SIGKILL)
+    finally:
+        site.message_latency = 0.0
+    store = TaskStore.from_settings(lincoln.settings)
+    record = eventually(
+        lambda: (r := store.get(task_id)) and r.get("status") == "succeeded" and r, "the redelivery", 90
+    )
+    assert record["attempts"] == 2 and record["result"]["status"] == "already_sent"
+    assert site.profiles["charles-babbage"].messages.count(text) == 1
+
+
+def _wait_status(store: TaskStore, task_id: str, status: str, timeout: float = 60) -> dict[str, Any]:
+    return eventually(lambda: (r := store.get(task_id)) and r.get("status") == status and r, status, timeout)
+
+
+def test_after_a_login_wall_and_an_operator_sign_in_the_action_returns_its_own_target(
+    lincoln: Stack, linkedin: tuple[LinkedInSite, str]
+) -> None:
+    site, base = linkedin
+    site.sessions.clear()
+    store = TaskStore.from_settings(lincoln.settings)
+    with Client(lincoln.settings) as client:
+        task_id = client.submit(
+            Command(
+                agent="lincoln", action="visit_profile", params={"profile_url": profile(base, "grace-hopper")}
+            ),
+            want_reply=True,
+        )
+        assert "login wall" in _wait_status(store, task_id, "needs_human")["error"]
+        # The operator signs in through the shared browser; LinkedIn lands them on the feed, not the profile.
+        with sync_playwright() as pw:
+            browser = pw.chromium.connect_over_cdp(lincoln.settings.cdp_url)
+            page = next(p for p in browser.contexts[0].pages if "/authwall" in p.url)
+            page.locator("#username").fill(site.username)
+            page.locator("#password").fill(site.password)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url("**/feed/")
+        result = client.wait(task_id, timeout=60)
+    assert result.status == "succeeded", result
+    assert result.result["name"] == "Grace Hopper" and result.result == {
+        **site.expected_profile("grace-hopper"),
+        "profile_url": profile(base, "grace-hopper"),
+        "verified": result.result["verified"],
+    }
+    assert [h["status"] for h in store.history(task_id)] == ["running", "needs_human", "running", "succeeded"]
+
+
+def test_a_checkpoint_cleared_out_of_band_is_noticed_within_the_recheck_interval(
+    lincoln: Stack, linkedin: tuple[LinkedInSite, str]
+) -> None:
+    site, _ = linkedin
+    ensure_logged_in(lincoln)
+    site.cleared_checkpoints.clear()
+    site.checkpoint_on_login = True  # every page now answers with the checkpoint
+    store = TaskStore.from_settings(lincoln.settings)
+    try:
+        with Client(lincoln.settings) as client:
+            task_id = client.submit(
+                Command(agent="lincoln", action="search_people", params={"keywords": "engine", "limit": 2}),
+                want_reply=True,
+            )
+            _wait_status(store, task_id, "needs_human")
+            time.sleep(RECHECK)  # the browser sits on the checkpoint; nobody touches that tab
+            site.clear_checkpoints_out_of_band()
+            cleared = time.monotonic()
+            result = client.wait(task_id, timeout=60)
+            noticed = time.monotonic() - cleared
+    finally:
+        site.checkpoint_on_login = False
+    assert result.status == "succeeded", result
+    assert [p["name"] for p in result.result["people"]] == ["Grace Hopper", "Alan Turing"]
+    assert noticed < RECHECK + 5, f"noticed {noticed:.1f}s after the checkpoint was cleared"

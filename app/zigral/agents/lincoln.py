@@ -1,29 +1,37 @@
-"""Lincoln, the LinkedIn agent: careful, paced, and never doing a side effect twice.
+"""Lincoln, the LinkedIn agent: careful, paced, never doing a side effect twice, and never reporting a
+success it did not see on the page.
 
-Locators live in :mod:`zigral.agents.linkedin_locators`; quotas are taken by the runtime (``quota=``);
-when LinkedIn shows a login wall, a checkpoint, a captcha or a two-step code page, Lincoln reports
-``needs_human`` and waits for an operator to clear it through noVNC.
+Locators live in :mod:`zigral.agents.linkedin_locators`, page readers in
+:mod:`zigral.agents.linkedin_pages`. Every action checks its outcome before it succeeds and says which
+check it made (``"verified"``). When LinkedIn shows a login wall, a checkpoint, a captcha or a two-step
+code page, Lincoln reports ``needs_human``, waits for an operator (looking at the session itself every
+``recheck_interval`` seconds, so a check cleared in another tab counts), then goes back to its own target
+and starts its step again. Quotas are taken through ``ctx.take_quota`` right before the side effect.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import time
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator
 from pydantic import Field, field_validator
 
 from zigral.actions import Action, ActionContext, NoParams, Params
 from zigral.agents import linkedin_locators as L
+from zigral.agents import linkedin_pages as read
 from zigral.agents.base import Agent
+from zigral.agents.pacing import Pacer, PacingBounds
+from zigral.agents.selfcheck import SelfcheckParams, selfcheck
 from zigral.config import QuotaLimit, Settings
 from zigral.constants import NEEDS_HUMAN, RUNNING
 from zigral.errors import Rejected, TaskError
 
 NOTE_LIMIT = 300
+MAX_HANDOFFS = 3  # hand-offs to a person within one command before it gives up
 
 
 class SearchParams(Params):
@@ -61,6 +69,13 @@ class Lincoln(Agent):
 
     def __init__(self, settings: Settings) -> None:
         self.cfg = settings.lincoln
+        self.bounds = PacingBounds(
+            self.cfg.pause_min,
+            self.cfg.pause_max,
+            self.cfg.keystroke_min_ms,
+            self.cfg.keystroke_max_ms,
+            self.cfg.pacing_reserve,
+        )
         super().__init__(settings)
 
     def site_actions(self) -> list[Action[Any]]:
@@ -68,9 +83,10 @@ class Lincoln(Agent):
             Action("check_session", NoParams, self.check_session),
             Action("login", NoParams, self.login),
             Action("search_people", SearchParams, self.search_people),
-            Action("visit_profile", ProfileParams, self.visit_profile, quota="visit"),
-            Action("send_connection", ConnectParams, self.send_connection, quota="connect"),
-            Action("send_message", MessageParams, self.send_message, quota="message"),
+            Action("visit_profile", ProfileParams, self.visit_profile),
+            Action("send_connection", ConnectParams, self.send_connection),
+            Action("send_message", MessageParams, self.send_message),
+            Action("selfcheck", SelfcheckParams, self.selfcheck),
         ]
 
     @property
@@ -82,80 +98,114 @@ class Lincoln(Agent):
         return self.cfg.quotas
 
     # ------------------------------------------------------------------ pacing
-    def _pause(self, ctx: ActionContext) -> None:
-        """A random pause between steps, as a careful person would take (0 in tests)."""
-        seconds = random.uniform(self.cfg.pause_min, max(self.cfg.pause_min, self.cfg.pause_max))
+    def plan(self, ctx: ActionContext, pauses: int, keys: int = 0) -> Pacer:
+        """Pacing for this run, shrunk so that its worst case fits the time left."""
+        return self.bounds.plan(ctx.deadline.remaining(), pauses, keys)
+
+    def _pause(self, ctx: ActionContext, pacer: Pacer) -> None:
+        seconds = pacer.pause()
         if seconds > 0:
             ctx.page.wait_for_timeout(seconds * 1000)
 
-    def _type(self, ctx: ActionContext, field: Locator, text: str) -> None:
-        """Type like a person: one key at a time with a random delay (or fill at once when pacing is off)."""
+    def _type(self, ctx: ActionContext, pacer: Pacer, field: Locator, text: str) -> None:
+        """Type like a person, a key at a time; a line break is Shift+Enter (Enter sends on LinkedIn)."""
         field.click()
-        if self.cfg.keystroke_max_ms <= 0:
-            field.fill(text)
-            return
-        for char in text:
-            field.press_sequentially(char)
-            ctx.page.wait_for_timeout(random.uniform(self.cfg.keystroke_min_ms, self.cfg.keystroke_max_ms))
+        keyboard = ctx.page.keyboard
+        for i, line in enumerate(text.replace("\r\n", "\n").split("\n")):
+            if i:
+                keyboard.press("Shift+Enter")
+            if pacer.typing_off:
+                keyboard.insert_text(line)
+                continue
+            for char in line:
+                keyboard.type(char)
+                delay = pacer.keystroke_ms()
+                if delay >= 1:
+                    ctx.page.wait_for_timeout(delay)
 
-    # ------------------------------------------------------------------ navigation and people
-    def _url(self, path: str) -> str:
+    # ------------------------------------------------------------------ navigation and hand-offs
+    def url(self, path: str) -> str:
         return urljoin(self.cfg.base_url.rstrip("/") + "/", path.lstrip("/"))
 
-    def _profile_url(self, value: str) -> str:
-        url = value if value.startswith(("http://", "https://")) else self._url(f"/in/{value.strip('/')}/")
-        if urlsplit(url).netloc != urlsplit(self.cfg.base_url).netloc or "/in/" not in urlsplit(url).path:
+    def profile_url(self, value: str) -> tuple[str, str]:
+        """The canonical profile URL and its slug, from a URL or a bare slug."""
+        url = value if value.startswith(("http://", "https://")) else self.url(f"/in/{value.strip('/')}/")
+        slug = read.profile_slug(url)
+        if urlsplit(url).netloc != urlsplit(self.cfg.base_url).netloc or slug is None:
             raise Rejected(f"not a LinkedIn profile URL: {value!r}")
-        return url
+        return self.url(f"/in/{urlsplit(url).path.split('/')[2]}/"), slug
 
-    def _open(self, ctx: ActionContext, url: str) -> None:
-        ctx.goto(url, "domcontentloaded")
-        self._clear_blockers(ctx)
-        self._pause(ctx)
+    def open(self, ctx: ActionContext, url: str) -> int | None:
+        """Go to ``url``; after any hand-off to a person, go back to it and start again (its status)."""
+        for _ in range(MAX_HANDOFFS + 1):
+            response = ctx.goto(url, "domcontentloaded")
+            reason = self.blocker(ctx)
+            if reason is None:
+                return response.status if response is not None else None
+            self._wait_for_human(ctx, reason)
+        raise TaskError(f"LinkedIn kept asking for a person after {MAX_HANDOFFS} hand-offs on {url}")
 
-    def _blocker(self, ctx: ActionContext) -> str | None:
+    def blocker(self, ctx: ActionContext) -> str | None:
         """What stops an agent on this page, or None."""
-        path = urlsplit(ctx.page.url).path
-        if L.CHECKPOINT.search(path):
-            if L.captcha(ctx.page).count():
-                return "a captcha"
-            if L.two_step_code(ctx.page).count():
-                return "a two-step verification code"
-            return "a security checkpoint"
-        if L.LOGIN_WALL.search(path):
-            return "the login wall (not signed in)"
+        try:
+            path = urlsplit(ctx.page.url).path
+            if L.CHECKPOINT.search(path):
+                if L.captcha(ctx.page).count():
+                    return "a captcha"
+                if L.two_step_code(ctx.page).count():
+                    return "a two-step verification code"
+                return "a security checkpoint"
+            if L.LOGIN_WALL.search(path) or L.password_field_anywhere(ctx.page).count():
+                return "the login wall (not signed in)"
+        except PlaywrightError:  # the page is navigating (an operator at work): ask again
+            return "a page that is still loading"
         return None
 
-    def _clear_blockers(self, ctx: ActionContext) -> None:
-        """When a person is needed: capture, report needs_human, wait for the page to clear, carry on."""
-        reason = self._blocker(ctx)
-        if reason is None:
-            return
+    def session_ok(self, ctx: ActionContext) -> bool:
+        """Asks the site, from inside the tab, whether the session is signed in and clear of checks."""
+        try:
+            return bool(ctx.page.evaluate(L.SESSION_PROBE_JS, L.FEED_PATH) == "ok")
+        except PlaywrightError:
+            return False
+
+    def _wait_for_human(self, ctx: ActionContext, reason: str) -> None:
+        """Capture, report needs_human, wait until the page or the session says it is cleared."""
         ctx.capture("needs-human", html=False)
         host = self.settings.web.public_host or "this VM"
         ctx.report(
             NEEDS_HUMAN, f"LinkedIn shows {reason}; clear it at http://{host}:{self.settings.web.port}/"
         )
         ctx.deadline.extend_to_at_least(self.cfg.human_wait + 30)
-        end = time.monotonic() + self.cfg.human_wait
-        while time.monotonic() < end:
+        start = time.monotonic()
+        next_probe = start + self.cfg.recheck_interval
+        while time.monotonic() < start + self.cfg.human_wait:
             ctx.page.wait_for_timeout(500)
-            if self._blocker(ctx) is None:
-                ctx.report(RUNNING, None)
-                ctx.page.wait_for_load_state("domcontentloaded")
-                return
-        raise TaskError(
-            f"LinkedIn shows {reason}, not cleared by an operator within {self.cfg.human_wait:.0f}s"
-        )
+            if self.blocker(ctx) is None:
+                break
+            if time.monotonic() >= next_probe:
+                next_probe += self.cfg.recheck_interval
+                if self.session_ok(ctx):
+                    break
+        else:
+            raise TaskError(
+                f"LinkedIn shows {reason}, not cleared by an operator within {self.cfg.human_wait:.0f}s"
+            )
+        ctx.report(RUNNING, None)
+        ctx.deadline.extend_to_at_least(self.settings.runtime.default_timeout)
 
-    # ------------------------------------------------------------------ actions
+    def selfcheck(self, ctx: ActionContext, p: SelfcheckParams) -> dict[str, Any]:
+        """Visit the feed, a profile and a search; report which locators resolved (``missing`` lists)."""
+        return selfcheck(self, ctx, p)
+
+    # ------------------------------------------------------------------ session
     def check_session(self, ctx: ActionContext, p: NoParams) -> dict[str, Any]:
-        ctx.goto(self._url(L.FEED_PATH), "domcontentloaded")
-        blocked = self._blocker(ctx)
+        """Is the browser signed in to LinkedIn? Opens the feed; the member's name when it is."""
+        ctx.goto(self.url(L.FEED_PATH), "domcontentloaded")
+        blocked = self.blocker(ctx)
         if blocked is not None:
             return {"logged_in": False, "blocked_by": blocked}
-        photo = L.me_photo(ctx.page)
-        return {"logged_in": True, "name": photo.get_attribute("alt") if photo.count() else None}
+        name = read.me_name(ctx, self.cfg.ui_wait)
+        return {"logged_in": True, "name": name, "verified": "the feed shows the member's photo in its nav"}
 
     def _credentials(self) -> tuple[str, str]:
         path = self.cfg.credentials_file
@@ -170,141 +220,220 @@ class Lincoln(Agent):
             raise TaskError(f"LinkedIn credentials file {path} is unreadable: {type(exc).__name__}") from None
 
     def login(self, ctx: ActionContext, p: NoParams) -> dict[str, Any]:
+        """Sign in with the credentials file (never from a message); a checkpoint is handed to a person."""
         user, secret = self._credentials()
-        ctx.goto(self._url(L.LOGIN_PATH), "domcontentloaded")
+        pacer = self.plan(ctx, 2, len(user) + len(secret))
+        ctx.goto(self.url(L.LOGIN_PATH), "domcontentloaded")
         if not L.LOGIN_WALL.search(urlsplit(ctx.page.url).path):
             return {**self.check_session(ctx, p), "already": True}
-        self._type(ctx, L.username(ctx.page), user)
-        self._pause(ctx)
-        self._type(ctx, L.password(ctx.page), secret)
-        self._pause(ctx)
-        with ctx.page.expect_navigation(wait_until="domcontentloaded"):
-            L.sign_in(ctx.page).click()
+        for field, value in ((L.username(ctx.page), user), (L.password(ctx.page), secret)):
+            if not read.appears(field, self.cfg.ui_wait):
+                raise ctx.missing("login_form", "no username or password field on the login page")
+            self._type(ctx, pacer, field, value)
+            self._pause(ctx, pacer)
+        button = L.sign_in(ctx.page)
+        if not button.count():
+            raise ctx.missing("sign_in", "no Sign in button on the login page")
+        try:
+            with ctx.page.expect_navigation(wait_until="domcontentloaded", timeout=self.cfg.ui_wait * 3000):
+                button.click()
+        except PlaywrightError:
+            raise ctx.missing("sign_in", "Sign in did not submit the login form") from None
         error = L.login_error(ctx.page)
         if L.LOGIN_WALL.search(urlsplit(ctx.page.url).path) and error.count() and error.inner_text().strip():
             raise TaskError(f"LinkedIn refused the login: {error.inner_text().strip()}")
-        self._clear_blockers(ctx)
+        reason = self.blocker(ctx)
+        if reason is not None:
+            self._wait_for_human(ctx, reason)
         return {**self.check_session(ctx, p), "already": False}
 
+    # ------------------------------------------------------------------ search
     def search_people(self, ctx: ActionContext, p: SearchParams) -> dict[str, Any]:
+        """People search, page after page up to ``limit``: name, headline, location, profile URL each."""
         query: dict[str, str] = {"keywords": p.keywords, "origin": "GLOBAL_SEARCH_HEADER"}
         if p.network:
             query["network"] = json.dumps(p.network)
         if p.location:
             query["location"] = p.location
-        self._open(ctx, self._url(L.SEARCH_PEOPLE_PATH) + "?" + urlencode(query))
+        pacer = self.plan(ctx, 1 + p.limit // 10)
+        self.open(ctx, self.url(L.SEARCH_PEOPLE_PATH) + "?" + urlencode(query))
+        self._pause(ctx, pacer)
         people: list[dict[str, Any]] = []
         pages = 1
         while True:
-            ctx.page.wait_for_load_state("domcontentloaded")
-            results = L.search_results(ctx.page)
-            for i in range(results.count()):
-                item = results.nth(i)
-                link = L.result_name_link(item)
-                href = link.get_attribute("href") or ""
-                people.append(
-                    {
-                        "name": link.inner_text().strip().splitlines()[0],
-                        "headline": L.result_headline(item).inner_text().strip(),
-                        "location": L.result_location(item).inner_text().strip(),
-                        "profile_url": urljoin(ctx.page.url, href.split("?")[0]),
-                    }
-                )
-                if len(people) >= p.limit:
-                    return {"people": people, "pages": pages}
+            self._verify_search_url(ctx, p.keywords)
+            found, total = read.read_search_page(ctx, self.cfg.ui_wait)
+            people.extend(found)
+            want = min(p.limit, total)
+            if len(people) >= want:
+                return {
+                    "people": people[: p.limit],
+                    "pages": pages,
+                    "total": total,
+                    "verified": f"search URL carries keywords={p.keywords!r}; {total} results announced",
+                }
             nxt = L.next_page(ctx.page)
+            if nxt.count():
+                nxt.scroll_into_view_if_needed()
             if not nxt.count() or not nxt.is_enabled():
-                return {"people": people, "pages": pages}
-            self._pause(ctx)
+                raise ctx.missing("next_page", f"{len(people)} of {want} people read and no Next page")
+            self._pause(ctx, pacer)
             with ctx.page.expect_navigation(wait_until="domcontentloaded"):
                 nxt.click()
+            if self.blocker(ctx) is not None:
+                raise TaskError("LinkedIn asked for a person in the middle of a search; send it again")
             pages += 1
 
-    def _text(self, locator: Locator) -> str | None:
-        return locator.inner_text().strip() if locator.count() else None
+    def _verify_search_url(self, ctx: ActionContext, keywords: str) -> None:
+        parts = urlsplit(ctx.page.url)
+        got = parse_qs(parts.query).get("keywords", [""])[0]
+        if not parts.path.startswith(L.SEARCH_PEOPLE_PATH) or got != keywords:
+            raise TaskError(
+                f"verification failed: the search page is {ctx.page.url}, "
+                f"not a people search for {keywords!r}"
+            )
 
+    # ------------------------------------------------------------------ profiles
     def visit_profile(self, ctx: ActionContext, p: ProfileParams) -> dict[str, Any]:
-        self._open(ctx, self._profile_url(p.profile_url))
-        page = ctx.page
-        name = self._text(L.profile_name(page)) or ""
-        entries = L.experience_entries(page)
-        experience = [
-            {
-                which: self._text(L.experience_field(entries.nth(i), which))
-                for which in ("title", "company", "dates")
-            }
-            for i in range(entries.count())
-        ]
+        """Read a profile: top card, About, Experience, degree and what can be done (quota ``visit``)."""
+        url, slug = self.profile_url(p.profile_url)
+        pacer = self.plan(ctx, 1)
+        ctx.take_quota("visit")
+        top = read.read_top_card(ctx, slug, self.open(ctx, url), self.cfg.ui_wait)
+        self._pause(ctx, pacer)
+        rel = read.read_relationship(ctx, top)
+        experience = read.read_experience(ctx)
         return {
-            "name": name,
-            "headline": self._text(L.profile_headline(page)),
-            "location": self._text(L.profile_location(page)),
-            "about": self._text(L.about(page)),
+            "name": top.name,
+            "headline": top.headline,
+            "location": top.location,
+            "about": read.read_about(ctx),
             "current_position": experience[0] if experience else None,
             "experience": experience,
-            "degree": self._text(L.degree(page)),
-            "can_connect": bool(
-                L.connect_button(page, name).count() or L.connect_in_more_menu(page, name).count()
-            ),
-            "can_message": bool(L.message_button(page, name).count()),
-            "pending": bool(L.pending_button(page, name).count()),
+            "degree": top.degree,
+            "can_connect": rel.connect,
+            "can_message": rel.message,
+            "pending": rel.pending,
+            "profile_url": url,
+            "verified": f"the page is /in/{top.slug}/ with the name heading {top.name!r}",
         }
 
     def send_connection(self, ctx: ActionContext, p: ConnectParams) -> dict[str, Any]:
-        self._open(ctx, self._profile_url(p.profile_url))
-        page = ctx.page
-        name = self._text(L.profile_name(page)) or ""
+        """Invite a person, with an optional note; ``pending`` or ``already_connected`` sends nothing.
+        Quota ``connect``, taken only when the invitation is about to go."""
+        url, slug = self.profile_url(p.profile_url)
+        pacer = self.plan(ctx, 4, len(p.note or ""))
+        top = read.read_top_card(ctx, slug, self.open(ctx, url), self.cfg.ui_wait)
+        self._pause(ctx, pacer)
+        page, card, name = ctx.page, top.card, top.name
         # Look at the page before any side effect: a redelivered command must not invite twice.
-        if L.pending_button(page, name).count():
-            return {"status": "pending", "sent": False, "name": name}
-        if self._text(L.degree(page)) == "1st":
-            return {"status": "already_connected", "sent": False, "name": name}
-        if L.connect_button(page, name).count():
-            L.connect_button(page, name).click()
-        elif L.more_button(page).count():
-            L.more_button(page).click()
-            self._pause(ctx)
-            menu_item = L.connect_in_more_menu(page, name)
-            if not menu_item.count():
-                raise TaskError(f"LinkedIn offers no Connect for {name}, not even under More")
-            menu_item.click()
-        else:
-            raise TaskError(f"LinkedIn offers no Connect for {name}")
-        L.invite_dialog(page).wait_for()
-        self._pause(ctx)
+        if L.pending_button(card, name).count():
+            return {"status": "pending", "sent": False, "name": name, "verified": "Pending shown for " + name}
+        if top.degree == "1st":
+            return {"status": "already_connected", "sent": False, "name": name, "verified": "degree 1st"}
+        connect = L.connect_button(card, name)
+        if not connect.count():
+            more = L.more_button(card)
+            if not more.count():
+                raise ctx.missing("connect_button", f"no Connect for {name}, and no More actions")
+            more.click()
+            self._pause(ctx, pacer)
+            if not read.appears(connect, self.cfg.ui_wait, "visible"):
+                raise ctx.missing("connect_in_more_menu", f"no Connect for {name} under More actions")
+        ctx.take_quota("connect")
+        connect.first.click()
+        if not read.appears(L.invite_dialog(page), self.cfg.ui_wait, "visible"):
+            raise ctx.missing("invite_dialog", f"no invitation dialog after Connect for {name}")
+        self._pause(ctx, pacer)
         if p.note:
+            if not L.add_a_note(page).count():
+                raise ctx.missing("add_a_note", "no Add a note in the invitation dialog")
             L.add_a_note(page).click()
-            self._type(ctx, L.note_field(page), p.note)
-            self._pause(ctx)
-            L.send_invitation(page).click()
+            field = L.note_field(page)
+            if not read.appears(field, self.cfg.ui_wait, "visible"):
+                raise ctx.missing("note_field", "no note field after Add a note")
+            self._type(ctx, pacer, field, p.note)
+            self._pause(ctx, pacer)
+            send = L.send_invitation(page)
+            if not send.count():
+                raise ctx.missing("send_invitation", "no Send invitation in the dialog")
+            send.click()
         else:
+            if not L.send_without_note(page).count():
+                raise ctx.missing("send_without_note", "no Send without a note in the dialog")
             L.send_without_note(page).click()
-        L.pending_button(page, name).wait_for()
-        return {"status": "sent", "sent": True, "name": name, "note": bool(p.note)}
+        if not read.appears(L.pending_button(card, name), self.cfg.ui_wait):
+            raise ctx.missing("pending_button", f"no Pending for {name} after Send: was it sent?")
+        return {
+            "status": "sent",
+            "sent": True,
+            "name": name,
+            "note": bool(p.note),
+            "verified": f"the profile shows Pending for {name} after Send",
+        }
 
+    # ------------------------------------------------------------------ messages
     def send_message(self, ctx: ActionContext, p: MessageParams) -> dict[str, Any]:
-        self._open(ctx, self._profile_url(p.profile_url))
-        page = ctx.page
-        name = self._text(L.profile_name(page)) or ""
-        button = L.message_button(page, name)
-        if not button.count() or self._text(L.degree(page)) != "1st":
+        """Message a 1st-degree connection; ``already_sent`` when it is already the last message from us.
+        Quota ``message``, taken only when the message is about to go."""
+        url, slug = self.profile_url(p.profile_url)
+        pacer = self.plan(ctx, 3, len(p.text))
+        top = read.read_top_card(ctx, slug, self.open(ctx, url), self.cfg.ui_wait)
+        me = read.me_name(ctx, self.cfg.ui_wait)
+        page, name = ctx.page, top.name
+        button = L.message_button(top.card, name)
+        if not button.count():
+            if top.degree == "1st":
+                raise ctx.missing("message_button", f"{name} is a 1st-degree connection without Message")
             return {
                 "sent": False,
                 "status": "not_possible",
                 "reason": f"{name} is not a 1st-degree connection",
+                "verified": f"no Message button; degree {top.degree or 'not shown'}",
             }
-        button.click()
+        if top.degree != "1st":
+            return {
+                "sent": False,
+                "status": "not_possible",
+                "reason": f"{name} is not a 1st-degree connection (degree {top.degree or 'not shown'})",
+                "verified": "degree is not 1st",
+            }
+        self._pause(ctx, pacer)
+        button.first.click()
         box = L.message_box(page)
-        box.wait_for()
-        sent = L.sent_messages(page)
-        # A redelivered command finds its text already last in the thread and does not send it again.
-        if sent.count() and sent.last.inner_text().strip() == p.text.strip():
-            return {"sent": False, "status": "already_sent", "name": name}
-        before = sent.count()
-        self._type(ctx, box, p.text)
-        self._pause(ctx)
-        L.message_send(page).click()
-        page.wait_for_function(
-            "n => document.querySelectorAll('.msg-s-event-listitem__body').length > n", arg=before
-        )
-        return {"sent": True, "status": "sent", "name": name}
+        if not read.appears(box, self.cfg.ui_wait, "visible"):
+            raise ctx.missing("message_box", f"no message box after Message {name}")
+        want = read.normalised(p.text)
+        ours = [m for m in read.read_thread(ctx, box) if m["sender"] == me]
+        # A redelivered command (a crash after Send) finds its text already last from us: not sent twice.
+        if ours and ours[-1]["text"] == want:
+            return {
+                "sent": False,
+                "status": "already_sent",
+                "name": name,
+                "verified": f"the thread's last message from {me} is this text",
+            }
+        ctx.take_quota("message")
+        self._type(ctx, pacer, box, p.text)
+        self._pause(ctx, pacer)
+        send = L.message_send(page)
+        if not send.count():
+            raise ctx.missing("message_send", "no Send button in the message form")
+        send.click()
+        end = time.monotonic() + self.cfg.ui_wait
+        while True:
+            thread = read.read_thread(ctx, box)
+            if thread and thread[-1]["sender"] == me and thread[-1]["text"] == want:
+                break
+            if time.monotonic() > end:
+                last = thread[-1] if thread else None
+                raise ctx.missing(
+                    "sent_message", f"the message is not last in the thread after Send ({last})"
+                )
+            page.wait_for_timeout(100)
+        return {
+            "sent": True,
+            "status": "sent",
+            "name": name,
+            "verified": f"the sent text is the thread's last message, from {me}",
+        }

@@ -20,10 +20,18 @@ from zigral.agents.base import Agent
 from zigral.config import RuntimeSettings
 from zigral.constants import EXPIRED, FAILED, NEEDS_HUMAN, REJECTED, RUNNING, SUCCEEDED, parse_route
 from zigral.deadline import Deadline
-from zigral.errors import BrokerError, Rejected, StateError, StateUnavailable, TaskError, first_line
+from zigral.errors import (
+    BrokerError,
+    OverQuota,
+    Rejected,
+    StateError,
+    StateUnavailable,
+    TaskError,
+    first_line,
+)
 from zigral.logs import current_task
 from zigral.messages import Command, fingerprint, parse_body, peek_id, valid_id
-from zigral.quotas import QuotaGate
+from zigral.quotas import QuotaFull, QuotaGate
 from zigral.runtime.decisions import (
     DeadLetter,
     Decision,
@@ -307,6 +315,11 @@ class Pipeline:
         if full is None:
             job.quota_taken = True
             return None
+        return self.over_quota(command, full)
+
+    def over_quota(self, command: Command, full: QuotaFull) -> Decision:
+        """Deferred until the window reopens, or rejected when that is past the command's max age."""
+        assert self.quotas is not None
         when = datetime.datetime.fromtimestamp(full.reopens_at, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
         what = f"quota {full.quota!r} of account {self.quotas.account!r} is used up for this {full.window}"
         cutoff = command.created_at + (command.max_age or self.rt.default_max_age)
@@ -348,6 +361,9 @@ class Pipeline:
     def outcome(self, job: Job) -> Decision:
         outcome = job.outcome
         assert outcome is not None
+        exc, command = outcome.exc, job.command
+        if isinstance(exc, OverQuota) and command is not None and self.quotas is not None:  # take_quota
+            return self.over_quota(command, QuotaFull(exc.quota, exc.window, exc.reopens_at))
         if outcome.retryable and job.attempt < self.rt.max_attempts:
             base = min(self.rt.retry_max_delay, self.rt.retry_base_delay * 2 ** (job.attempt - 1))
             delay = base * random.uniform(0.5, 1.5)

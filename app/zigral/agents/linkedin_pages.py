@@ -1,0 +1,173 @@
+"""Reading LinkedIn pages into data, with a named locator miss for anything the page must have had.
+
+Each reader either returns what the page shows or raises ``ctx.missing(<locator>, ...)``: a value the page
+should carry and does not is a locator failure the operator sees (``zigral_locator_misses_total``), never
+a silent ``None`` or an empty list in a successful result.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Locator, Page
+
+from zigral.actions import ActionContext
+from zigral.agents import linkedin_locators as L
+from zigral.errors import TaskError
+
+
+def normalised(text: str) -> str:
+    """Whitespace collapsed: how two messages are compared."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def appears(locator: Locator, timeout_s: float, state: str = "attached") -> bool:
+    """True once ``locator`` is on the page (bounded wait): an SPA renders after DOMContentLoaded."""
+    try:
+        locator.first.wait_for(state=state, timeout=max(100.0, timeout_s * 1000))  # type: ignore[arg-type]
+        return True
+    except PlaywrightError:
+        return False
+
+
+@dataclass(frozen=True)
+class TopCard:
+    slug: str
+    name: str
+    headline: str
+    location: str
+    degree: str | None
+    card: Locator
+
+
+def profile_slug(url: str) -> str | None:
+    match = L.PROFILE_PATH.match(urlsplit(url).path)
+    return unquote(match.group(1)).lower() if match else None
+
+
+def read_top_card(ctx: ActionContext, slug: str, status: int | None, wait_s: float) -> TopCard:
+    """Verify that the page is the profile ``slug`` and read its top card; ``not_found`` for a 404."""
+    page = ctx.page
+    path = urlsplit(page.url).path
+    heading = L.profile_name(page)
+    shown = heading.inner_text().strip() if appears(heading, wait_s) else ""
+    if status == 404 or L.NOT_FOUND_PATH.match(path) or L.NOT_FOUND_HEADING.search(shown):
+        raise TaskError(f"not_found: LinkedIn has no profile /in/{slug}/ (it shows {shown or page.url!r})")
+    now = profile_slug(page.url)
+    # A member id (ACoAA...) redirects to the vanity slug: any profile page is then the one asked for.
+    if now is None or (now != slug and not slug.startswith("acoa")):
+        raise TaskError(f"verification failed: asked for /in/{slug}/, the browser is on {page.url}")
+    if not shown:
+        raise ctx.missing("profile_name", f"no name heading on /in/{slug}/")
+    card = L.top_card(page)
+    data = L.evaluate(card, L.TOP_CARD_JS, L.TOP_CARD_CLASSES) if card.count() else None
+    if not data or not data.get("name"):
+        raise ctx.missing("profile_top_card", f"no top card around the name on /in/{slug}/")
+    if not data.get("headline"):
+        raise ctx.missing("profile_headline", f"no headline under {data['name']}")
+    if not data.get("location"):
+        raise ctx.missing("profile_location", f"no location under {data['name']}")
+    return TopCard(now, data["name"], data["headline"], data["location"], data.get("degree"), card)
+
+
+@dataclass(frozen=True)
+class Relationship:
+    pending: bool
+    connect: bool  # a Connect button, visible or inside "More actions"
+    message: bool
+
+
+def read_relationship(ctx: ActionContext, top: TopCard) -> Relationship:
+    card = top.card
+    rel = Relationship(
+        pending=L.pending_button(card, top.name).count() > 0,
+        connect=L.connect_button(card, top.name, include_hidden=True).count() > 0,
+        message=L.message_button(card, top.name).count() > 0,
+    )
+    if top.degree == "1st" and not rel.message:
+        raise ctx.missing("message_button", f"{top.name} is a 1st-degree connection without Message")
+    if not (rel.pending or rel.connect or rel.message):
+        raise ctx.missing("profile_actions", f"none of Connect, Pending or Message for {top.name}")
+    return rel
+
+
+def read_about(ctx: ActionContext) -> str | None:
+    sec = L.section(ctx.page, "about", "About")
+    if not sec.count():
+        return None  # a profile without an About section
+    text = L.evaluate(sec, L.ABOUT_JS)
+    if not text:
+        raise ctx.missing("about_text", "an About section without text")
+    return str(text)
+
+
+def read_experience(ctx: ActionContext) -> list[dict[str, str]]:
+    sec = L.section(ctx.page, "experience", "Experience")
+    if not sec.count():
+        return []  # a profile without an Experience section
+    entries: list[list[str]] = L.evaluate(sec, L.ENTRIES_JS)
+    if not entries:
+        raise ctx.missing("experience_entries", "an Experience section without entries")
+    out = []
+    for lines in entries:
+        facts = [L.FACT_SEPARATOR.split(line)[0].strip() for line in lines]
+        dates = next((f for f in facts[2:] if L.DATES.search(f)), None)
+        if len(facts) < 3 or dates is None:
+            raise ctx.missing(
+                "experience_entry", f"an Experience entry without title, company and dates: {lines}"
+            )
+        out.append({"title": facts[0], "company": facts[1], "dates": dates})
+    return out
+
+
+def me_name(ctx: ActionContext, wait_s: float) -> str:
+    photo = L.me_photo(ctx.page)
+    name = (photo.get_attribute("alt") or "").strip() if appears(photo, wait_s) else ""
+    if not name:
+        raise ctx.missing("me_photo", "no signed-in member's photo in the global nav")
+    return name
+
+
+def read_search_page(ctx: ActionContext, wait_s: float) -> tuple[list[dict[str, Any]], int]:
+    """The people on this results page and the total the page announces."""
+    page: Page = ctx.page
+    main = L.search_main(page)
+    if not appears(main, wait_s):
+        raise ctx.missing("search_main", "no main landmark on the search page")
+    data = L.evaluate(main, L.SEARCH_JS, L.SEARCH_CLASSES)
+    if data["count"] is None:
+        if L.NO_RESULTS.search(main.inner_text()):
+            return [], 0
+        raise ctx.missing("results_count", "no result count on the search page")
+    total = int(re.sub(r"\D", "", L.RESULT_COUNT.search(data["count"]).group(1)))  # type: ignore[union-attr]
+    people = []
+    for item in data["results"]:
+        if "missing" in item:
+            raise ctx.missing(item["missing"], "a search result without a link to a profile")
+        for key, locator in (
+            ("name", "result_name"),
+            ("headline", "result_headline"),
+            ("location", "result_location"),
+        ):
+            if not item.get(key):
+                raise ctx.missing(locator, f"a search result without its {key}")
+        people.append(
+            {
+                "name": item["name"],
+                "headline": item["headline"],
+                "location": item["location"],
+                "profile_url": urljoin(page.url, (item["href"] or "").split("?")[0]),
+            }
+        )
+    if total and not people:
+        raise ctx.missing("search_results", f"the page announces {total} results and lists none")
+    return people, total
+
+
+def read_thread(ctx: ActionContext, box: Locator) -> list[dict[str, str]]:
+    """The conversation next to the message box, oldest first: ``[{sender, text}]``."""
+    return list(L.evaluate(box, L.THREAD_JS))

@@ -1,0 +1,38 @@
+"""Lincoln's pacing fits the command's deadline (zigral/agents/pacing.py)."""
+
+from __future__ import annotations
+
+import random
+
+from zigral.agents.lincoln import NOTE_LIMIT
+from zigral.agents.pacing import PacingBounds
+from zigral.config import Settings
+
+
+def default_bounds() -> PacingBounds:
+    li = Settings().lincoln
+    return PacingBounds(
+        li.pause_min, li.pause_max, li.keystroke_min_ms, li.keystroke_max_ms, li.pacing_reserve
+    )
+
+
+def test_a_300_character_note_fits_the_default_timeout_at_default_pacing() -> None:
+    bounds, timeout = default_bounds(), Settings().runtime.default_timeout
+    # send_connection plans 4 pauses (profile, More, dialog, after typing) and one keystroke per character.
+    unscaled = bounds.worst_case(4, NOTE_LIMIT)
+    assert unscaled > timeout - bounds.reserve  # 58 s at the bounds: it would not fit as configured
+    pacer = bounds.plan(timeout, 4, NOTE_LIMIT)
+    assert pacer.worst_case(4, NOTE_LIMIT) <= timeout - bounds.reserve  # 45 s worst case, 15 s for the rest
+    random.seed(1)
+    drawn = sum(pacer.pause() for _ in range(4)) + sum(pacer.keystroke_ms() for _ in range(NOTE_LIMIT)) / 1000
+    assert drawn <= timeout - bounds.reserve
+
+
+def test_pacing_is_as_configured_when_the_deadline_leaves_room() -> None:
+    bounds = default_bounds()
+    assert bounds.plan(600, 4, NOTE_LIMIT).scale == 1.0
+
+
+def test_no_time_left_beyond_the_reserve_means_no_pauses_at_all() -> None:
+    pacer = default_bounds().plan(10, 3, 50)
+    assert pacer.scale == 0 and pacer.pause() == 0 and pacer.keystroke_ms() == 0
