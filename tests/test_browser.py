@@ -1,9 +1,19 @@
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from zigral.browser import translate
+from tests.integration.fixture_server import FixtureServer, serve
+from zigral import probes
+from zigral.browser import BrowserSession, translate
 from zigral.deadline import Deadline
 from zigral.errors import Rejected
 
@@ -24,3 +34,62 @@ def test_a_proxy_authentication_failure_names_the_credentials_and_is_not_retried
 
 def test_other_network_errors_stay_retryable() -> None:
     assert translate(PlaywrightError("net::ERR_CONNECTION_RESET at http://x/"), Deadline(60)).retryable
+
+
+# ---------------------------------------------------------------------------- against a real Chromium
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+def cdp_port() -> Iterator[int]:
+    """A headless Chromium with its DevTools endpoint on a free port."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is required in CI")
+        pytest.skip("no Chromium")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    profile = tempfile.mkdtemp(prefix="zigral-cdp-")
+    argv = [str(CHROMIUM), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+    argv += [f"--remote-debugging-port={port}", f"--user-data-dir={profile}", "about:blank"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        probes.wait_for(lambda: probes.cdp_version(port), "headless Chromium", timeout=30)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def site() -> Iterator[FixtureServer]:
+    with serve() as fixture:
+        fixture.page("/p", "<title>p</title><img src='/missing.png'>")
+        yield fixture
+
+
+def test_the_work_tab_is_renewed_so_playwright_objects_do_not_pile_up(
+    cdp_port: int, site: FixtureServer
+) -> None:
+    session = BrowserSession(cdp_port, 20, renew_after=20)
+
+    def objects() -> int:
+        return len(session._pw._impl_obj._connection._objects)  # type: ignore[union-attr]
+
+    try:
+        alive = []
+        for n in range(1, 121):
+            session.run(Deadline(20), lambda page: page.goto(site.url("/p")), navigates=True)
+            if n % 20 == 19:
+                alive.append(objects())
+        # Each navigation leaves its Request and Response (and the image's) alive while its tab lives.
+        assert max(alive) - min(alive) < 30, alive
+        for _ in range(30):  # commands that stay on the page never lose it, even past the renewal count
+            assert session.run(Deadline(20), lambda page: page.title()) == "p"
+        session.renew_after = 1
+        for _ in range(25):  # past renew_after * 20 without a navigation: renewed, the URL carried over
+            assert session.run(Deadline(20), lambda page: page.title()) == "p"
+    finally:
+        session.close()

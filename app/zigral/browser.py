@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from zigral import probes
+from zigral import probes, windows
 from zigral.deadline import Deadline
 from zigral.errors import (
     BrowserDisconnected,
@@ -32,6 +32,12 @@ from zigral.errors import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Playwright keeps every Request and Response of a tab alive (about 2 objects, some KB, per request) until
+# the tab closes. So the work tab is replaced by a fresh one (cookies live in the profile) once it
+# has served RENEW_TAB_AFTER commands, at the next command that starts on a new page anyway (a navigation),
+# and in any case after RENEW_TAB_AFTER * 20, when the fresh tab opens the URL the old one showed.
+RENEW_TAB_AFTER = 100
 
 _GONE = (
     "has been closed",
@@ -75,8 +81,12 @@ class BrowserSession:
         on_connect: Callable[[bool], None] = lambda reconnected: None,
         on_disconnect: Callable[[], None] = lambda: None,
         on_crash: Callable[[], None] = lambda: None,
+        agent: str | None = None,
+        renew_after: int = RENEW_TAB_AFTER,
     ) -> None:
         self.cdp_port = cdp_port
+        self.agent = agent  # its own labelled window on the display (zigral.windows); None: a plain tab
+        self.renew_after = renew_after
         self.connect_timeout = connect_timeout
         self.on_connect = on_connect
         self.on_disconnect = on_disconnect
@@ -84,6 +94,7 @@ class BrowserSession:
         self._pw: Playwright | None = None
         self._browser: Browser | None = None
         self._page: Page | None = None
+        self._uses = 0  # commands the work tab has served
         self._connections = 0
 
     @property
@@ -129,12 +140,23 @@ class BrowserSession:
             raise BrowserDisconnected("Chromium has no default context")
         return contexts[0]
 
-    def page(self, deadline: Deadline) -> Page:
-        """The agent's work tab, opened once and reused; a new one only if it was closed or crashed."""
+    def page(self, deadline: Deadline, navigates: bool = False) -> Page:
+        """The agent's work tab, reused; a new one if it was closed or crashed, or is due for renewal
+        (RENEW_TAB_AFTER): ``navigates`` says the command leaves the page it finds anyway."""
         context = self.context(deadline)
+        carry_over = None
+        if self._page is not None and not self._page.is_closed():
+            if self._uses >= self.renew_after and navigates:
+                self.close_page()
+            elif self._uses >= self.renew_after * 20:
+                carry_over = self._page.url
+                self.close_page()
         if self._page is None or self._page.is_closed():
-            self._page = context.new_page()
+            self._uses = 0
+            self._page = windows.work_tab(context, self.agent) if self.agent else context.new_page()
             self._page.on("crash", lambda _p: self._crashed())
+            if carry_over and carry_over != "about:blank":
+                self._page.goto(carry_over, timeout=max(1.0, deadline.remaining() * 1000))
         return self._page
 
     def _crashed(self) -> None:
@@ -169,13 +191,14 @@ class BrowserSession:
                 pass
             self._pw = None
 
-    def run(self, deadline: Deadline, work: Callable[[Page], T]) -> T:
+    def run(self, deadline: Deadline, work: Callable[[Page], T], navigates: bool = False) -> T:
         """Run ``work`` on the work tab with every wait bounded by the deadline; Playwright errors translated.
 
         A command that runs past its deadline has its tab closed, so nothing it started keeps running.
         """
         try:
-            page = self.page(deadline)
+            page = self.page(deadline, navigates)
+            self._uses += 1
             page.set_default_timeout(max(1.0, deadline.remaining() * 1000))
             page.set_default_navigation_timeout(max(1.0, deadline.remaining() * 1000))
             return work(page)

@@ -426,7 +426,8 @@ class Worker:
             return result
 
         try:
-            result = self.browser.run(deadline, work)
+            # A navigation leaves the page it finds: the moment to give the work tab a fresh one if due.
+            result = self.browser.run(deadline, work, navigates=action.name == "navigate")
             return Outcome("succeeded", result, captures=ctx_box[0].saved if ctx_box else [])
         except Exception as exc:  # a bug in an action must not kill the worker
             saved = ctx_box[0].saved if ctx_box else []
