@@ -628,3 +628,22 @@ def test_writes_and_appends_wait_for_slow_saves(sheets: Sheets) -> None:
     assert appended_row(two) == start + 1 and start >= 11, (one.result, two.result)
     assert sheets.grid("q3report", "Notes", f"A{start}:B{start + 1}") == [["x", "1"], ["y", "2"]]
     assert sheets.grid("q3report", "Notes", "B10:C10") == [["a", "b"]]
+
+
+def test_an_append_to_a_full_grid_adds_rows_and_lands_below_the_last_row(writer: Sheets) -> None:
+    run = writer.run("append_rows", spreadsheet="ledger", sheet="Log", rows=[["2026-01-21", 60]])
+    assert writer.changed_outside("ledger", "Log", "A21:B21") == []
+    assert run.ok, run
+    assert run.result["range"] == "Log!A21:B21"
+    assert writer.grid("ledger", "Log", "A20:B21") == [["2026-01-20", "57"], ["2026-01-21", "60"]]
+
+
+def test_a_write_to_a_protected_tab_fails_saying_so_and_the_next_write_works(writer: Sheets) -> None:
+    run = writer.run("write_range", spreadsheet="ledger", range="Locked!B2", values=[["sneaky"]])
+    after = writer.run("write_range", spreadsheet="ledger", range="Log!D2", values=[["note"]])
+    assert not run.ok, run
+    assert writer.changed_outside("ledger", "Log", "D2") == []
+    assert after.ok, after
+    assert writer.grid("ledger", "Log", "D2") == [["note"]]
+    # Sheets says why in a dialog; the failure should say it (not a click timeout, not a read-back mismatch).
+    assert "protected" in (run.error or "").lower(), run

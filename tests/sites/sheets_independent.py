@@ -90,6 +90,7 @@ class Tab:
     cells: dict[tuple[int, int], Cell] = field(default_factory=dict)
     rows: int = 1000
     cols: int = 26
+    protected: bool = False  # a protected sheet: an edit is refused with Sheets' dialog
 
     def display(self, r: int, c: int) -> str:
         cell = self.cells.get((r, c))
@@ -218,7 +219,20 @@ def default_books() -> dict[str, Book]:
         "q3report": Book("q3report", "Q3 report", [summary, raw, notes]),
         "pricelist": Book("pricelist", "Published prices", [prices], editable=False),
         "tracker": tracker(),
+        "ledger": ledger(),
     }
+
+
+def ledger() -> Book:
+    """A book whose "Log" grid is full (20 rows, every one used: an append needs more rows, which the
+    "Add ... more rows at bottom" control gives), and a protected tab."""
+    log = Tab("Log", 0, rows=20, cols=6)
+    for r in range(20):
+        log.put(r, 0, f"2026-01-{r + 1:02d}")
+        log.put(r, 1, str(r * 3))
+    locked = Tab("Locked", 314, protected=True)
+    locked.put(0, 0, "'owner only")
+    return Book("ledger", "Ledger", [log, locked])
 
 
 def tracker() -> Book:
@@ -360,6 +374,7 @@ class IndependentSheets:
                     "gid": t.gid,
                     "rows": t.rows,
                     "cols": t.cols,
+                    "protected": t.protected,
                     "cells": [[r, c, cell.display, cell.raw] for (r, c), cell in t.cells.items()],
                 }
                 for t in book.tabs
@@ -399,6 +414,12 @@ class IndependentSheets:
         tab = book.tab(gid=int(payload["gid"]))
         if tab is None:
             return 400, {"Content-Type": "application/json"}, b'{"error": "no such grid"}'
+        if tab.protected:
+            now = [[r, c, tab.display(r, c), tab.cells[(r, c)].raw if (r, c) in tab.cells else ""]
+                   for r, c, _ in payload["edits"]]  # fmt: skip
+            body = json.dumps({"error": "PROTECTED", "cells": now}).encode()
+            return 403, {"Content-Type": "application/json"}, body
+        tab.rows += int(payload.get("add_rows", 0))
         for r, c, typed in payload["edits"]:
             tab.put(int(r), int(c), typed)
             self.saves.append((book.id, tab.gid, int(r), int(c)))
@@ -536,6 +557,9 @@ body { margin: 0; font: 13px Arial, sans-serif; }
 .zq-box.zq-live { opacity: 1; }
 .zq-strip { display: flex; gap: 2px; background: #f1f3f4; padding: 2px 8px; }
 .zq-sheet { padding: 6px 14px; cursor: pointer; }
+.zq-veil { position: fixed; inset: 0; background: rgba(0, 0, 0, 0.3); z-index: 100; }
+.zq-veil[hidden] { display: none; }
+.zq-dlg { background: #fff; width: 420px; margin: 200px auto; padding: 24px; }
 .zq-sheet[aria-selected="true"] { background: #fff; color: #188038; font-weight: bold; }
 </style></head><body>
 <div class="zq-head"><input class="zq-docname" aria-label="Rename" value="%TITLE%">%MODE%
@@ -548,6 +572,11 @@ body { margin: 0; font: 13px Arial, sans-serif; }
 </div>
 <div class="zq-pane"><canvas class="zq-canvas" width="1100" height="560"></canvas>
 <textarea class="zq-box" spellcheck="false" wrap="off" autocomplete="off"></textarea></div>
+<div class="zq-more"><button type="button" class="zq-add">Add</button>
+<input class="zq-add-n" value="1000" aria-label="Number of rows to add"> more rows at bottom</div>
+<div class="zq-veil" hidden><div class="zq-dlg" role="dialog" aria-modal="true" aria-label="Protected cell">
+<p>You are trying to edit a protected cell or object. Please contact the spreadsheet owner to remove
+protection if you need to edit.</p><button type="button" class="zq-ok">OK</button></div></div>
 <div class="zq-strip" role="tablist">%TABS%</div>
 <script type="application/json" class="zq-boot">%STATE%</script>
 <script>%SCRIPT%</script></body></html>"""
@@ -680,9 +709,10 @@ EDITOR_JS = r"""
     const body = JSON.stringify({ gid: t.gid, edits });
     chain = chain
       .then(() => fetch("save", { method: "POST", headers: { "Content-Type": "application/json" }, body }))
-      .then(res => (res.ok ? res.json() : null))
+      .then(res => (res.ok || res.status === 403 ? res.json() : null))
       .then(data => {
         if (!data) return;
+        if (data.error === "PROTECTED") warn();
         for (const [r, c, d, raw] of data.cells) {
           if (raw === "") t.cells.delete(r + "," + c);
           else t.cells.set(r + "," + c, { d, raw });
@@ -691,6 +721,30 @@ EDITOR_JS = r"""
       })
       .catch(() => {});
   }
+
+  const veil = document.querySelector(".zq-veil");
+  const ok = document.querySelector(".zq-ok");
+  function warn() {  // Sheets' modal: the edit is undone, keys go to the dialog until it is closed
+    veil.hidden = false;
+    ok.focus();
+  }
+  function unwarn() {
+    veil.hidden = true;
+    box.focus();
+  }
+  ok.addEventListener("click", unwarn);
+  veil.addEventListener("keydown", e => {
+    if (e.key === "Escape" || e.key === "Enter") { e.preventDefault(); unwarn(); }
+  });
+  document.querySelector(".zq-add").addEventListener("click", () => {
+    const n = parseInt(document.querySelector(".zq-add-n").value, 10);
+    if (!(n > 0) || !editable) return;
+    tab().rows += n;
+    const body = JSON.stringify({ gid: tab().gid, edits: [], add_rows: n });
+    const init = { method: "POST", headers: { "Content-Type": "application/json" }, body };
+    chain = chain.then(() => fetch("save", init));
+    draw();
+  });
 
   function begin(mode, initial) {
     editing = mode;
