@@ -168,6 +168,15 @@ def test_open_sheet_of_a_missing_book_fails_fast_saying_not_found(sheets: Sheets
     assert sheets.elapsed < 5, f"took {sheets.elapsed:.1f}s"
 
 
+def test_open_sheet_with_a_tab_activates_it_and_an_unknown_tab_fails_naming_the_tabs(sheets: Sheets) -> None:
+    run = sheets.run("open_sheet", spreadsheet="q3report", sheet="Notes")
+    assert run.ok, run
+    assert "gid=2077311" in sheets.page.url, sheets.page.url
+    nope = sheets.run("open_sheet", spreadsheet="q3report", sheet="Nope")
+    assert failed_saying(nope, "nope"), nope
+    assert "Raw data" in (nope.error or ""), nope
+
+
 # ------------------------------------------------------------------------------------------ read
 def test_read_range_on_a_second_tab_whose_name_has_a_space(sheets: Sheets) -> None:
     run = sheets.run("read_range", spreadsheet="q3report", range="'Raw data'!B2:D4")
@@ -496,6 +505,19 @@ def test_find_in_one_tab_and_with_case(sheets: Sheets) -> None:
     assert cased.result["matches"] == [{"sheet": "Summary", "cell": "A2", "value": "Rent"}]
 
 
+def test_find_matches_what_cells_show_not_their_formulas(sheets: Sheets) -> None:
+    formula = sheets.run("find", spreadsheet="q3report", text="SUM")
+    shown = sheets.run("find", spreadsheet="q3report", text="1216")
+    assert formula.ok and shown.ok, (formula, shown)
+    assert formula.result["matches"] == []
+    assert shown.result["matches"] == [{"sheet": "Summary", "cell": "C6", "value": "1216.5"}]
+
+
+def test_read_range_of_one_cell(sheets: Sheets) -> None:
+    run = sheets.run("read_range", spreadsheet="q3report", range="Summary!C6")
+    assert run.ok and run.result["rows"] == [["1216.5"]], run
+
+
 # ------------------------------------------------------------------------------------------ clear
 def test_clear_range_of_a_block_on_a_second_tab_clears_exactly_it(writer: Sheets) -> None:
     run = writer.run("clear_range", spreadsheet="q3report", range="'Raw data'!C3:E5")
@@ -579,6 +601,7 @@ def test_a_tab_named_view_only_does_not_make_an_editable_book_view_only(sheets: 
     opened = sheets.run("open_sheet", spreadsheet="tracker")
     assert opened.ok, opened
     assert opened.result["can_edit"] is True
+    assert opened.result["title"] == 'R&D "tracker" <2026>'
     assert opened.result["tabs"] == [{"name": "View only", "gid": 42}, {"name": "Bob's list", "gid": 7}]
     run = sheets.run("write_range", spreadsheet="tracker", range="'View only'!B2", values=[[True]])
     assert sheets.changed_outside("tracker", "View only", "B2") == []
@@ -631,19 +654,33 @@ def test_writes_and_appends_wait_for_slow_saves(sheets: Sheets) -> None:
 
 
 def test_an_append_to_a_full_grid_adds_rows_and_lands_below_the_last_row(writer: Sheets) -> None:
-    run = writer.run("append_rows", spreadsheet="ledger", sheet="Log", rows=[["2026-01-21", 60]])
-    assert writer.changed_outside("ledger", "Log", "A21:B21") == []
+    run = writer.run("append_rows", spreadsheet="1Led-ger_9", sheet="Log", rows=[["2026-01-21", 60]])
+    assert writer.changed_outside("1Led-ger_9", "Log", "A21:B21") == []
     assert run.ok, run
     assert run.result["range"] == "Log!A21:B21"
-    assert writer.grid("ledger", "Log", "A20:B21") == [["2026-01-20", "57"], ["2026-01-21", "60"]]
+    assert writer.grid("1Led-ger_9", "Log", "A20:B21") == [["2026-01-20", "57"], ["2026-01-21", "60"]]
 
 
 def test_a_write_to_a_protected_tab_fails_saying_so_and_the_next_write_works(writer: Sheets) -> None:
-    run = writer.run("write_range", spreadsheet="ledger", range="Locked!B2", values=[["sneaky"]])
-    after = writer.run("write_range", spreadsheet="ledger", range="Log!D2", values=[["note"]])
+    run = writer.run("write_range", spreadsheet="1Led-ger_9", range="Locked!B2", values=[["sneaky"]])
+    after = writer.run("write_range", spreadsheet="1Led-ger_9", range="Log!D2", values=[["note"]])
     assert not run.ok, run
-    assert writer.changed_outside("ledger", "Log", "D2") == []
+    assert writer.changed_outside("1Led-ger_9", "Log", "D2") == []
     assert after.ok, after
-    assert writer.grid("ledger", "Log", "D2") == [["note"]]
+    assert writer.grid("1Led-ger_9", "Log", "D2") == [["note"]]
     # Sheets says why in a dialog; the failure should say it (not a click timeout, not a read-back mismatch).
     assert "protected" in (run.error or "").lower(), run
+
+
+def test_an_append_does_not_overwrite_a_formula_that_shows_nothing(writer: Sheets) -> None:
+    run = writer.run("append_rows", spreadsheet="q3report", sheet="Raw data", rows=[["after", "formulas"]])
+    assert writer.site.books["q3report"].tabs[1].cells[(25, 0)].raw == '=""', "A26's formula was overwritten"
+    row = appended_row(run)
+    assert row >= 27, run.result
+    assert writer.grid("q3report", "Raw data", f"A{row}:B{row}") == [["after", "formulas"]]
+
+
+def test_values_that_are_not_rows_are_refused_before_anything_is_typed(sheets: Sheets) -> None:
+    run = sheets.run("write_range", spreadsheet="q3report", range="Notes!B10", values=["a", "b"])
+    assert run.status == "rejected", run
+    assert sheets.site.saves == []

@@ -114,6 +114,8 @@ class Tab:
     def interpret(self, typed: str) -> Cell:
         if typed.startswith("'"):
             return Cell(typed, typed[1:], typed[1:])
+        if re.fullmatch(r'="[^"]*"', typed):  # a formula giving text, such as ="" (blank-looking, yet used)
+            return Cell(typed, typed[2:-1], typed[2:-1])
         if typed.startswith("=") and len(typed) > 1:
             try:
                 v = self.evaluate(typed[1:])
@@ -210,6 +212,7 @@ def default_books() -> dict[str, Book]:
     summary.put(5, 0, "Total")
     summary.put(5, 2, "=SUM(C2:C4)")
     raw.put(24, 10, "far away")  # K25: the used range reaches past the block
+    raw.put(25, 0, '=""')  # A26: a formula that shows nothing, as =IFERROR(...,"") filled down does
     for r, typed in enumerate(["code", "17", "A-4", "9", "12"]):  # J1:J5, mixed types (gviz drops "A-4")
         raw.put(r, 9, typed)
     prices = Tab("Prices", 0)
@@ -219,7 +222,7 @@ def default_books() -> dict[str, Book]:
         "q3report": Book("q3report", "Q3 report", [summary, raw, notes]),
         "pricelist": Book("pricelist", "Published prices", [prices], editable=False),
         "tracker": tracker(),
-        "ledger": ledger(),
+        "1Led-ger_9": ledger(),
     }
 
 
@@ -232,7 +235,7 @@ def ledger() -> Book:
         log.put(r, 1, str(r * 3))
     locked = Tab("Locked", 314, protected=True)
     locked.put(0, 0, "'owner only")
-    return Book("ledger", "Ledger", [log, locked])
+    return Book("1Led-ger_9", "Ledger", [log, locked])
 
 
 def tracker() -> Book:
@@ -244,7 +247,7 @@ def tracker() -> Book:
     ):
         for (r, c), typed in _grid(rows).items():
             tab.put(r, c, typed)
-    return Book("tracker", "Team tracker", [view, bobs])
+    return Book("tracker", 'R&D "tracker" <2026>', [view, bobs])
 
 
 NO_ACCESS = {"private9"}  # books that exist but this account may not open: "You need access"
