@@ -385,6 +385,12 @@ def test_a_note_over_the_free_monthly_limit_is_not_silently_dropped(signed_in: W
     assert not run.ok, run.result
 
 
+def test_send_connection_that_asks_for_the_member_email_fails_and_sends_nothing(signed_in: World) -> None:
+    run = signed_in.run("send_connection", profile_url=signed_in.profile("erin-email"), note="Hi Erin")
+    assert signed_in.site.invitations == [(SAM, None)]
+    assert not run.ok, run.result
+
+
 # ---------------------------------------------------------------------------- send_message
 def test_send_message_sends_once_to_that_member(signed_in: World) -> None:
     text = "Hello Ada, a quick question about the ML platform."
@@ -409,6 +415,16 @@ def test_a_message_sent_before_a_crash_is_not_sent_again(signed_in: World) -> No
     assert signed_in.site.sent(ADA) == ["Are you free on Friday?"]
     assert run.ok, run.error
     assert run.result["status"] == "already_sent"
+
+
+def test_a_draft_left_in_the_editor_is_not_sent_with_the_message(signed_in: World) -> None:
+    signed_in.site.bubbles = [ADA]
+    signed_in.site.drafts[ADA] = "Hi Ada, about the pla"  # a run that crashed while typing left this
+    run = signed_in.run(
+        "send_message", profile_url=signed_in.profile(ADA), text="Hi Ada, about the platform."
+    )
+    assert all_messages(signed_in.site) == {ADA: ["Hi Ada, about the platform."]}
+    assert run.ok, run.error
 
 
 def test_their_reply_with_the_same_words_is_not_our_message(signed_in: World) -> None:

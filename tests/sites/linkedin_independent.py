@@ -63,6 +63,7 @@ class Member:
     jobs: list[Job] = field(default_factory=list)
     grouped: bool = False  # the first jobs share a company: one group with several roles
     inmail: bool = False  # a 2nd/3rd-degree member whose "Message" opens the InMail upsell
+    email_required: bool = False  # the invitation asks for the member's email address
     urn: str = ""
 
     def __post_init__(self) -> None:
@@ -173,6 +174,15 @@ def default_members() -> list[Member]:
             jobs=[Job("Speaker", "Fiona Talks", "Jan 2010 - Present", "Self-employed")],
         ),
         Member(
+            "erin-email",
+            "Erin Email",
+            "Privacy engineer",
+            "Dublin, Ireland",
+            3,
+            email_required=True,
+            jobs=[Job("Privacy Engineer", "Hushmail", "Feb 2017 - Present")],
+        ),
+        Member(
             "carla-side",
             "Carla Side",
             "Product manager at Hooli",
@@ -233,6 +243,7 @@ class LinkedInSite:
         self.operator_on = {"login", "authwall", "checkpoint"}  # ... from these kinds of page
         self.guest_profiles = False  # signed out, /in/<slug>/ is the public profile instead of the authwall
         self.notes_left: int | None = None  # personalized invitations left this month (free account)
+        self.drafts: dict[str, str] = {}  # text left in a conversation's editor (LinkedIn keeps drafts)
         self.logins = 0
         self.expire_on: str | None = (
             None  # the first signed-in page whose path+query has this ends every session
@@ -552,6 +563,7 @@ class LinkedInSite:
     def _actions(self, m: Member, sticky: bool) -> str:
         n = E(m.name)
         nonotes = ' data-nonotes="1"' if self.notes_left == 0 else ""
+        nonotes += ' data-email="1"' if m.email_required else ""
         pending = m.slug in {s for s, _ in self.invitations}
         buttons = []
         if m.degree == 1 or m.inmail:
@@ -701,14 +713,16 @@ class LinkedInSite:
                 else ""
             )
             items.append(f'<li class="ev">{meta}<div class="body">{paras}</div></li>')
+        draft = self.drafts.get(slug, "")
         return (
             f'<section class="bb" data-conv="{E(slug)}" aria-label="Conversation with {E(m.name)}">'
             f'<header class="bh"><h2><a href="/in/{quote(slug)}/">{E(m.name)}</a></h2>'
             f'<button type="button" aria-label="Close your conversation with {E(m.name)}" data-close="{E(slug)}">'
             f'×</button></header><div class="lst"><ul role="list">{"".join(items)}</ul></div>'
             f'<form class="fm2"><div class="ed" contenteditable="true" role="textbox" aria-multiline="true"'
-            f' aria-label="Write a message…"><p><br></p></div><div class="foot"><button type="button" '
-            f'aria-label="Attach a file">📎</button><button type="submit" class="snd" disabled>Send</button>'
+            f' aria-label="Write a message…"><p>{E(draft) if draft else "<br>"}</p></div><div class="foot">'
+            f'<button type="button" aria-label="Attach a file">📎</button>'
+            f'<button type="submit" class="snd"{"" if draft else " disabled"}>Send</button>'
             f'<button type="button" aria-label="Open send options">⋯</button></div></form></section>'
         )
 
@@ -731,6 +745,8 @@ class LinkedInSite:
             return 401, {"Content-Type": "application/json"}, b'{"status": 401}'
         data = self._json(req)
         slug, note = data.get("slug", ""), data.get("note")
+        if slug in self.members and self.members[slug].email_required and not data.get("email"):
+            return 400, {"Content-Type": "application/json"}, b'{"status": 400}'
         if note and self.notes_left == 0:
             return 403, {"Content-Type": "application/json"}, b'{"status": 403}'
         with self.lock:
@@ -749,6 +765,7 @@ class LinkedInSite:
             return 400, {"Content-Type": "application/json"}, b"{}"
         with self.lock:
             self.messages.setdefault(slug, []).append(Message(slug, True, text.strip()))
+            self.drafts.pop(slug, None)
         return 200, {"Content-Type": HTML}, self._bubble(slug).encode()
 
     def api_bubble(self, req: Request) -> Response:
@@ -817,7 +834,8 @@ const invite = (el) => {
     'Send without a note</button></div>';
   document.body.appendChild(d);
   const done = async (note) => {
-    const r = await post('/voyager/api/invite', {slug, note});
+    const mail = d.querySelector('input[type=email]');
+    const r = await post('/voyager/api/invite', {slug, note, email: mail ? mail.value : null});
     d.remove();
     if (!r.ok) { toast('Something went wrong. Try again.'); return; }
     toast('Your invitation to ' + name + ' was sent.');
@@ -831,6 +849,17 @@ const invite = (el) => {
       p.innerHTML = '<span>Pending</span>'; b.replaceWith(p); });
   };
   d.querySelector('.x').onclick = () => d.remove();
+  if (el.dataset.email) {
+    d.querySelector('#inv-h').textContent = 'Invite ' + name + ' to connect';
+    d.querySelector('.mb').innerHTML = '<p>To verify this member knows you, please enter their email to ' +
+      'connect.</p><input type="email" aria-label="Email" autocomplete="off">';
+    d.querySelector('.mf').innerHTML = '<button type="button" aria-label="Send invitation" class="si" disabled>' +
+      'Send</button>';
+    const mail = d.querySelector('input'), si = d.querySelector('.si');
+    mail.addEventListener('input', () => { si.disabled = !/^[^@ ]+@[^@ ]+$/.test(mail.value); });
+    si.onclick = () => done(null);
+    return;
+  }
   d.querySelector('.sw').onclick = () => done(null);
   d.querySelector('.an').onclick = () => {
     if (el.dataset.nonotes) {
