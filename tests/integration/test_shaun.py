@@ -76,7 +76,7 @@ def test_write_then_read_round_trips_through_the_ui_and_the_csv_export(
     values = [["Apples", 3, 2.5], ["Pears", 10, True]]
     written = run(shaun, "write_range", spreadsheet="budget1", range="Sheet1!B5", values=values)
     assert written.status == "succeeded", written
-    assert written.result == {"range": "Sheet1!B5:D6", "cells": 6, "verified": True}
+    assert written.result == {"range": "Sheet1!B5:D6", "cells": 6, "verified": True, "method": "paste"}
     assert cells(site, "budget1", "Sheet1", 4, 1, 2, 3) == [["Apples", "3", "2.5"], ["Pears", "10", "TRUE"]]
     read = run(shaun, "read_range", spreadsheet="budget1", range="Sheet1!A1:D6")
     assert read.result["rows"][0] == ["Name", "Amount", "", ""]
@@ -181,3 +181,35 @@ def test_view_only_sheets_missing_tabs_and_bad_ranges_fail_clearly(
     assert bad.status == "rejected" and "invalid A1 range" in (bad.error or "")
     assert site.writes == writes
     assert site.spreadsheets["readonly1"].tabs[0].display(0, 0) == "Year"
+
+
+def test_a_view_only_book_fails_at_once_as_view_only_with_a_screenshot(
+    shaun: Stack, sheets: tuple[SheetsSite, str]
+) -> None:
+    site, _ = sheets
+    writes = site.writes
+    started = time.monotonic()
+    locked = run(shaun, "write_range", spreadsheet="readonly1", range="Data!B2", values=[["x", "y"]])
+    assert time.monotonic() - started < 5
+    assert locked.status == "failed" and (locked.error or "").startswith("view_only:"), locked
+    assert any(path.endswith(".png") for path in locked.captures), locked.captures
+    assert site.writes == writes and site.spreadsheets["readonly1"].tabs[0].display(1, 1) == ""
+
+
+def test_a_missing_book_fails_at_once_as_not_found_with_a_screenshot(shaun: Stack) -> None:
+    started = time.monotonic()
+    gone = run(shaun, "write_range", spreadsheet="gone1", range="Sheet1!A1", values=[["x"]])
+    assert time.monotonic() - started < 5
+    assert gone.status == "failed" and (gone.error or "").startswith("not_found:"), gone
+    assert any(path.endswith(".png") for path in gone.captures), gone.captures
+
+
+def test_a_fifty_by_ten_block_is_pasted_and_verified(shaun: Stack, sheets: tuple[SheetsSite, str]) -> None:
+    site, _ = sheets
+    block = [[f"r{r}c{c}" for c in range(10)] for r in range(50)]
+    block[3][4] = "two\nlines"
+    written = run(shaun, "write_range", spreadsheet="bulk1", range="Data!B2", values=block)
+    assert written.status == "succeeded", written
+    assert written.result == {"range": "Data!B2:K51", "cells": 500, "verified": True, "method": "paste"}
+    assert cells(site, "bulk1", "Data", 1, 1, 50, 10) == block
+    assert cells(site, "bulk1", "Data", 51, 0, 1, 12) == [[""] * 12]  # the newline stayed in its cell

@@ -213,18 +213,22 @@ class Shaun(Agent):
         bar = S.formula_bar(ctx.page)
         if not bar.count():
             raise ctx.missing("formula_bar", "the editor shows no formula bar")
-        before = bar.inner_text(timeout=self._ms(ctx))
+
+        def showing() -> str:
+            return bar.inner_text(timeout=self._ms(ctx)).replace("\u200b", "").strip()
+
+        before = showing()
         ctx.page.keyboard.type("'")
         end = time.monotonic() + self.cfg.probe_timeout
         editing = False
         while not editing and time.monotonic() < end:
-            editing = bar.inner_text(timeout=self._ms(ctx)) == "'"
+            editing = showing() == "'"
             if not editing:
                 ctx.page.wait_for_timeout(25)
         ctx.page.keyboard.press("Escape")
         if editing:
             end = time.monotonic() + self.cfg.probe_timeout
-            while bar.inner_text(timeout=self._ms(ctx)) != before:
+            while showing() != before:
                 if time.monotonic() > end:
                     raise TaskError("the probe edit (a single ') could not be cancelled with Escape")
                 ctx.page.wait_for_timeout(25)
