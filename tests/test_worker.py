@@ -67,6 +67,7 @@ def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Worker]:
     keys = list(w.store.client.scan_iter(match=f"{settings.runtime.namespace}:*"))
     if keys:
         w.store.client.delete(*keys)
+    w.store.client.close()
 
 
 def test_after_a_long_outage_the_next_blip_reconnects_at_once_again(
