@@ -129,8 +129,11 @@ def test_a_redis_that_lost_its_data_is_told_by_its_epoch(store: TaskStore) -> No
     epoch, wiped = store.check_epoch(None, "e1")
     assert (epoch, wiped) == ("e1", False)
     assert store.check_epoch(epoch, "e2") == ("e1", False)
+    assert store.redis_wiped() is None
     store.client.delete(store.names.epoch_key)  # what FLUSHALL or a restart without persistence does
     assert store.check_epoch(epoch, "e3") == ("e3", True)
+    wiped = store.redis_wiped()
+    assert wiped is not None and wiped["lost_epoch"] == "e1" and wiped["epoch"] == "e3"
 
 
 def test_redis_refusing_an_operation_is_not_mistaken_for_an_outage(store: TaskStore) -> None:

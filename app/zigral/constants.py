@@ -114,6 +114,11 @@ class Names:
         """String: a random value set once; when it is gone or changed, Redis lost its data."""
         return f"{self.namespace}:epoch"
 
+    @property
+    def epoch_lost_key(self) -> str:
+        """String: when an agent found the epoch gone (JSON: at, lost_epoch, epoch), for the status page."""
+        return f"{self.namespace}:epoch-lost"
+
     def lock_key(self, task_id: str) -> str:
         """String with a TTL: which worker runs the task now (guards duplicate ids across VMs)."""
         return f"{self.namespace}:lock:{task_id}"

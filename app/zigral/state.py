@@ -201,7 +201,17 @@ class TaskStore:
         ``known`` (the epoch seen before): then Redis lost its data (a flush, a restart without
         persistence), and with it results, attempt counts and quotas."""
         epoch = cast(str, self.client.eval(_AUTO_ID, 1, self.names.epoch_key, fresh, 0))
-        return epoch, known is not None and epoch != known
+        wiped = known is not None and epoch != known
+        if wiped:  # for the status page: the first worker to notice writes it, the others leave it
+            seen = json.dumps({"at": time.time(), "lost_epoch": known, "epoch": epoch})
+            self.client.set(self.names.epoch_lost_key, seen, nx=True)
+        return epoch, wiped
+
+    @translated
+    def redis_wiped(self) -> dict[str, Any] | None:
+        """When an agent found Redis without its data (``check_epoch``), or None if none ever did."""
+        raw = cast(str | None, self.client.get(self.names.epoch_lost_key))
+        return cast(dict[str, Any], json.loads(raw)) if raw else None
 
     @translated
     def transition(

@@ -86,6 +86,8 @@ def status(
                     "thumbnail": _capture_url(list(record.get("captures") or [])),
                 }
             )
+        # Redis lost its data (a flush, a restart without persistence): ids already run may run again.
+        out["redis_wiped"] = store.redis_wiped()
     except (ZigralError, redis.RedisError) as exc:
         out["errors"].append(f"Redis: {exc}")
     out["fleet"] = fleet.view(settings, store).as_dict()  # every VM of the namespace (fleet.py)
