@@ -88,3 +88,16 @@ def test_after_a_long_outage_the_next_blip_reconnects_at_once_again(
     assert delays[0] == 0.5 and delays[5] > 8  # grew during the outage, jittered, capped at 15
     assert max(delays) <= 15.0
     assert delays[6] == 0.5  # connected once: the blip after it waits the first delay again, not 15 s
+
+
+def test_a_wiped_redis_is_noticed_logged_and_counted(
+    worker: Worker, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker._check_epoch()
+    worker._check_epoch()
+    assert worker.metrics.registry.get_sample_value("zigral_redis_wipes_total", {"agent": "shaun"}) == 0
+    worker.store.client.delete(worker.names.epoch_key)  # what a FLUSHALL does to this namespace
+    worker._check_epoch()
+    assert worker.metrics.registry.get_sample_value("zigral_redis_wipes_total", {"agent": "shaun"}) == 1
+    assert "Redis lost its data" in caplog.text
+    assert worker.store.redis_wiped() is not None
