@@ -502,6 +502,14 @@ def test_login_signs_in_with_the_credentials_file(world: World) -> None:
     assert check.ok and check.result["logged_in"] is True
 
 
+def test_login_that_lands_on_the_add_phone_interstitial_is_signed_in(world: World) -> None:
+    world.site.interstitial = True  # LinkedIn's "Add a phone number for security" with Skip
+    run = world.run("login")
+    assert world.site.logins == 1
+    assert run.ok, run.error
+    assert run.result["logged_in"] is True
+
+
 def test_login_when_already_signed_in_does_not_sign_in_again(signed_in: World) -> None:
     run = signed_in.run("login")
     assert run.ok, run.error

@@ -243,6 +243,7 @@ class LinkedInSite:
         self.operator_on = {"login", "authwall", "checkpoint"}  # ... from these kinds of page
         self.guest_profiles = False  # signed out, /in/<slug>/ is the public profile instead of the authwall
         self.notes_left: int | None = None  # personalized invitations left this month (free account)
+        self.interstitial = False  # a correct login lands on "Add a phone number" (Skip) before the feed
         self.drafts: dict[str, str] = {}  # text left in a conversation's editor (LinkedIn keeps drafts)
         self.logins = 0
         self.expire_on: str | None = (
@@ -258,6 +259,7 @@ class LinkedInSite:
                 "/login": self.login_page,
                 "/authwall": self.authwall,
                 "/checkpoint/lg/login-submit": self.login_submit,
+                "/check/add-phone": self.add_phone,
                 "/search/results/people/": self.search,
                 "/voyager/api/invite": self.api_invite,
                 "/voyager/api/message": self.api_message,
@@ -402,7 +404,20 @@ class LinkedInSite:
             self.pending_challenges.add(cid)
             return self._redirect(f"/checkpoint/challenge/{cid}?ut=x&session_redirect={quote(target)}")
         self.logins += 1
+        if self.interstitial:
+            return self._redirect(f"/check/add-phone?session_redirect={quote(target)}", self.new_session())
         return self._redirect(target, self.new_session())
+
+    def add_phone(self, req: Request) -> Response:
+        if not self._session(req):
+            return self._wall(req)
+        target = parse_qs(req.query).get("session_redirect", ["/feed/"])[0]
+        body = (
+            '<main class="ph2"><h1>Add a phone number for security</h1><p>We’ll text you a code if you ever '
+            'lose access to your account.</p><form><input type="tel" aria-label="Phone number">'
+            f'<button type="button">Next</button></form><a href="{E(target)}" role="button">Skip</a></main>'
+        )
+        return self._page("Add phone | LinkedIn", body, False)
 
     def challenge(self, req: Request) -> Response:
         cid = req.path.rstrip("/").rsplit("/", 1)[-1]
