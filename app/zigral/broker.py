@@ -18,7 +18,7 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
-from zigral.config import Settings
+from zigral.config import Settings, url_list
 from zigral.constants import (
     AGENTS,
     HEADER_AGENT,
@@ -46,22 +46,34 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# Per node list: the node a connect tries first. After a connection, the next one: a reconnect (the node
+# went away) starts at the following node instead of waiting for the lost one to refuse first.
+_first_node: dict[str, int] = {}
+
+
 def connect(settings: Settings, heartbeat: int | None = None) -> pika.BlockingConnection:
-    params = pika.URLParameters(settings.rabbitmq.url)
-    params.heartbeat = heartbeat if heartbeat is not None else settings.rabbitmq.heartbeat
-    params.blocked_connection_timeout = 60
-    params.connection_attempts = 1
-    params.socket_timeout = 5
-    params.client_properties = {"connection_name": f"zigral {settings.vm_id}"}
-    try:
-        return pika.BlockingConnection(params)
-    except CONNECTION_ERRORS as exc:
-        raise BrokerError(f"RabbitMQ at {_where(settings)}: {type(exc).__name__} {exc}") from None
-
-
-def _where(settings: Settings) -> str:
-    params = pika.URLParameters(settings.rabbitmq.url)
-    return f"{params.host}:{params.port}"
+    """A connection to the first node that answers (``rabbitmq.url`` may list a cluster's nodes)."""
+    urls = url_list(settings.rabbitmq.url)
+    start = _first_node.get(settings.rabbitmq.url, 0)
+    failures = []
+    for n in range(len(urls)):
+        index = (start + n) % len(urls)
+        params = pika.URLParameters(urls[index])
+        params.heartbeat = heartbeat if heartbeat is not None else settings.rabbitmq.heartbeat
+        params.blocked_connection_timeout = 60
+        params.connection_attempts = 1
+        params.socket_timeout = 5
+        params.client_properties = {"connection_name": f"zigral {settings.vm_id}"}
+        try:
+            conn = pika.BlockingConnection(params)
+        except CONNECTION_ERRORS as exc:
+            failures.append(f"{params.host}:{params.port}: {type(exc).__name__} {exc}")
+            continue
+        _first_node[settings.rabbitmq.url] = (index + 1) % len(urls)
+        if n:
+            log.warning("RabbitMQ: connected to %s:%d (%s)", params.host, params.port, "; ".join(failures))
+        return conn
+    raise BrokerError("RabbitMQ at " + "; ".join(failures))
 
 
 def declare_topology(channel: BlockingChannel, names: Names, agents: tuple[str, ...] = AGENTS) -> None:

@@ -7,12 +7,14 @@ Every port, path and display number is a setting, so two stacks can run side by 
 from __future__ import annotations
 
 import json
+import re
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from zigral import access
@@ -165,13 +167,23 @@ def machine_address(bind: str = "0.0.0.0") -> str:
 
 
 class RabbitMQSettings(BaseModel):
+    # One node, or the nodes of a cluster comma-separated (each a whole URL): tried in order, and a
+    # reconnect starts at the node after the one last used (docs/FLEET.md).
     url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
     heartbeat: int = Field(30, ge=1, description="AMQP heartbeat interval, seconds")
     reconnect_max_delay: float = Field(15.0, gt=0, description="cap of the jittered reconnect backoff")
 
 
 class RedisSettings(BaseModel):
+    # redis://[:password@]host:port/db, or the master a Sentinel names:
+    # redis+sentinel://[:password@]host:26379[,host:26379...]/MASTER_NAME[/db] (docs/FLEET.md).
     url: str = "redis://127.0.0.1:6379/0"
+
+    @field_validator("url")
+    @classmethod
+    def _readable(cls, value: str) -> str:
+        parse_sentinel(value)  # a bad Sentinel URL is a settings error naming ZIGRAL_REDIS__URL
+        return value
 
 
 class RuntimeSettings(BaseModel):
@@ -394,9 +406,57 @@ class Settings(BaseSettings):
 
 def _stack_ports(settings: Settings) -> list[int]:
     ports = set(settings.loopback_ports().values())
-    for url, default in ((settings.redis.url, 6379), (settings.rabbitmq.url, 5672)):
-        ports.add(urlsplit(url).port or default)
+    sentinel = parse_sentinel(settings.redis.url)
+    if sentinel is not None:
+        ports.update(port for _host, port in sentinel.hosts)  # the master's port is known only at run time
+    else:
+        ports.add(urlsplit(settings.redis.url).port or 6379)
+    ports.update(urlsplit(url).port or 5672 for url in url_list(settings.rabbitmq.url))
     return sorted(ports)
+
+
+def url_list(url: str) -> list[str]:
+    """The URLs of a setting that may list several, comma-separated (``ZIGRAL_RABBITMQ__URL``)."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class SentinelUrl:
+    """A ``redis+sentinel://`` URL read: the Sentinels, the master's name, the db, Redis' credentials."""
+
+    hosts: list[tuple[str, int]]
+    master: str
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_sentinel(url: str) -> SentinelUrl | None:
+    """None for a plain ``redis://`` URL; ValueError naming what is wrong with a Sentinel URL."""
+    scheme, _, rest = url.partition("://")
+    if scheme != "redis+sentinel":
+        return None
+    netloc, _, path = rest.partition("/")
+    auth, at, hosts = netloc.rpartition("@")
+    username, _, password = auth.partition(":")
+    pairs = []
+    for host in hosts.split(","):
+        name, colon, port = host.rpartition(":")
+        if not colon:
+            name, port = host, "26379"
+        if not name or not port.isdigit():
+            raise ValueError(f"a Sentinel is host:port, got {host!r}")
+        pairs.append((name, int(port)))
+    parts = [unquote(p) for p in path.split("/") if p]
+    if not parts or len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
+        raise ValueError("a Sentinel URL ends in /MASTER_NAME or /MASTER_NAME/DB")
+    return SentinelUrl(
+        pairs,
+        parts[0],
+        int(parts[1]) if len(parts) == 2 else 0,
+        unquote(username) or None if at else None,
+        unquote(password) or None if at else None,
+    )
 
 
 def load_settings(env_file: Path | None = None, /, **overrides: Any) -> Settings:
@@ -419,12 +479,11 @@ def load_settings(env_file: Path | None = None, /, **overrides: Any) -> Settings
 
 
 def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL (or the comma-separated URLs) with every password replaced by ``***``."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+_PASSWORD = re.compile(r"(://[^:/@,]*:)[^@,]*@")
 
 
 def masked(settings: Settings) -> dict[str, Any]:

@@ -6,13 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import pika
 import psutil
 import redis
 
-from zigral import egress, probes, room, supervision, xauth
+from zigral import broker, egress, probes, room, state, supervision, xauth
 from zigral.config import Settings
-from zigral.errors import NotReady, StackError
+from zigral.errors import BrokerError, NotReady, StackError
 from zigral.secrets import read_secret
 
 
@@ -72,7 +71,7 @@ def _status_page(settings: Settings) -> str:
 
 
 def _redis(settings: Settings) -> str:
-    client = redis.Redis.from_url(settings.redis.url, socket_connect_timeout=2, socket_timeout=2)
+    client = state.connect(settings)  # a plain URL or a Sentinel's
     try:
         client.ping()
         version = client.info("server").get("redis_version", "?")
@@ -84,14 +83,10 @@ def _redis(settings: Settings) -> str:
 
 
 def _rabbitmq(settings: Settings) -> str:
-    params = pika.URLParameters(settings.rabbitmq.url)
-    params.socket_timeout = 3
-    params.blocked_connection_timeout = 3
-    params.connection_attempts = 1
     try:
-        conn = pika.BlockingConnection(params)
-    except Exception as exc:  # pika raises many unrelated types here
-        raise NotReady(f"RabbitMQ: {type(exc).__name__} {exc}") from None
+        conn = broker.connect(settings, heartbeat=0)  # the first node of a list that answers
+    except BrokerError as exc:
+        raise NotReady(str(exc)) from None
     props = conn._impl.server_properties
     conn.close()
     version = props.get("version", b"?")

@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar, cast
 
 import redis
+from redis.sentinel import Sentinel
 
-from zigral.config import Settings
+from zigral.config import Settings, parse_sentinel
 from zigral.constants import QUEUED, REJECTED, TERMINAL, Names
 from zigral.errors import StateError, StateUnavailable
 from zigral.messages import Command, Result
@@ -62,13 +63,21 @@ return redis.call('get', KEYS[1])
 
 
 def connect(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(
-        settings.redis.url,
-        decode_responses=True,
-        socket_connect_timeout=3,
-        socket_timeout=10,
-        health_check_interval=15,
-    )
+    """A client of ``redis.url``; for a ``redis+sentinel://`` URL, of the master its Sentinels name now
+    (redis-py asks them again after a failover)."""
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_connect_timeout": 3,
+        "socket_timeout": 10,
+        "health_check_interval": 15,
+    }
+    sentinel = parse_sentinel(settings.redis.url)
+    if sentinel is None:
+        return redis.Redis.from_url(settings.redis.url, **options)
+    sentinels = Sentinel(sentinel.hosts, socket_connect_timeout=3, socket_timeout=3)  # type: ignore[no-untyped-call]
+    auth = {"username": sentinel.username, "password": sentinel.password}
+    master = sentinels.master_for(sentinel.master, db=sentinel.db, **auth, **options)  # type: ignore[no-untyped-call]
+    return cast(redis.Redis, master)
 
 
 class TaskStore:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pika
 
 from zigral import broker
-from zigral.config import Settings
+from zigral.config import Settings, url_list
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def management_url(settings: Settings) -> str:
     """The management API's base URL: configured, or the AMQP host on port 15672 with its credentials."""
     if settings.ops.management_url:
         return settings.ops.management_url.rstrip("/")
-    params = urllib.parse.urlsplit(settings.rabbitmq.url)
+    params = urllib.parse.urlsplit(url_list(settings.rabbitmq.url)[0])  # a cluster's first node
     user = urllib.parse.unquote(params.username or "guest")
     password = urllib.parse.unquote(params.password or "guest")
     host = params.hostname or "127.0.0.1"
@@ -49,7 +49,7 @@ def management_url(settings: Settings) -> str:
 
 
 def vhost(settings: Settings) -> str:
-    path = urllib.parse.urlsplit(settings.rabbitmq.url).path.lstrip("/")
+    path = urllib.parse.urlsplit(url_list(settings.rabbitmq.url)[0]).path.lstrip("/")
     return urllib.parse.unquote(path) or "/"
 
 

@@ -1,0 +1,362 @@
+"""A fleet on one RabbitMQ and Redis: three VMs under one namespace, each signed in to its own LinkedIn
+account (two share a Google account). Commands addressed to an account run only on the VM serving it;
+a VM that goes away leaves its account's commands waiting, shown gone in the fleet view, and they run
+when it comes back. Also: a second RabbitMQ node takes over a VM's connection, and a Sentinel URL.
+
+Two VMs are "agent-only" (the lincoln and shaun workers as a VM's supervisor runs them, without display or
+browser: account routing needs none); the third is a whole private stack, for its status page and ops
+exporter. Echo commands keep it fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from zigral import broker, fleet
+from zigral.client import Client
+from zigral.config import Settings, load_settings
+from zigral.constants import Names
+from zigral.devstack import free_ports, purge_namespace
+from zigral.launch import CHROMIUM_QUIET_FLAGS
+from zigral.messages import Command
+from zigral.state import TaskStore
+
+from .conftest import booted_stack, eventually, require, services_available, unique_namespace
+from .test_runtime_resilience import private_rabbitmq, private_redis
+
+pytestmark = pytest.mark.integration
+
+ZIGRAL = str(Path(sys.executable).with_name("zigral"))
+SHOTS = Path(os.environ.get("ZIGRAL_TEST_SHOTS", tempfile.gettempdir()))
+
+
+class AgentVm:
+    """A VM's two agent workers (``zigral agent lincoln|shaun``) with their own vm_id, accounts and ports."""
+
+    def __init__(self, vm_id: str, base: Path, **env: str) -> None:
+        self.vm_id = vm_id
+        self.base = base / vm_id
+        self.base.mkdir(parents=True)
+        lincoln_port, shaun_port, cdp = free_ports(3)
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("ZIGRAL_")},
+            "ZIGRAL_VM_ID": vm_id,
+            "ZIGRAL_METRICS__LINCOLN_PORT": str(lincoln_port),
+            "ZIGRAL_METRICS__SHAUN_PORT": str(shaun_port),
+            "ZIGRAL_BROWSER__CDP_PORT": str(cdp),  # no browser: echo needs none
+            "ZIGRAL_CAPTURES__DIR": str(self.base / "captures"),
+            "ZIGRAL_OPS__CANARY_INTERVAL": "0",
+            "ZIGRAL_WEB__PUBLIC_HOST": f"{vm_id}.fleet.test",
+            **env,
+        }
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self) -> None:
+        for agent in ("lincoln", "shaun"):
+            with (self.base / f"{agent}.log").open("ab") as log:  # the child keeps its own descriptor
+                self.procs[agent] = subprocess.Popen(
+                    [ZIGRAL, "agent", agent],
+                    env=self.env,
+                    cwd=self.base,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+
+    def kill(self) -> None:
+        """Gone without a word, as a VM that loses power: no heartbeat is cleared, no consumer cancelled."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def log(self, agent: str) -> str:
+        return (self.base / f"{agent}.log").read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def agent_vms(namespace: str, *specs: tuple[str, str, str], **env: str) -> Iterator[list[AgentVm]]:
+    """Agent-only VMs ``(vm_id, lincoln account, shaun account)`` under ``namespace``, stopped after."""
+    base = Path(tempfile.mkdtemp(prefix="zigral-fleet-"))
+    vms = [
+        AgentVm(
+            vm,
+            base,
+            ZIGRAL_RUNTIME__NAMESPACE=namespace,
+            ZIGRAL_LINCOLN__ACCOUNT=lincoln,
+            ZIGRAL_SHAUN__ACCOUNT=shaun,
+            **env,
+        )
+        for vm, lincoln, shaun in specs
+    ]
+    try:
+        for vm in vms:
+            vm.start()
+        yield vms
+    finally:
+        for vm in vms:
+            vm.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def live_vms(store: TaskStore) -> set[str]:
+    return {str(b["vm_id"]) for b in store.heartbeats()}
+
+
+def wait_records(store: TaskStore, ids: list[str], timeout: float = 60) -> dict[str, dict[str, Any]]:
+    def done() -> dict[str, dict[str, Any]] | None:
+        records = {i: store.get(i) or {} for i in ids}
+        return records if all(r.get("status") == "succeeded" for r in records.values()) else None
+
+    records: dict[str, dict[str, Any]] = eventually(done, f"{len(ids)} commands succeeded", timeout)
+    for task_id in ids:  # none doubled: one run, one success each
+        history = [h["status"] for h in store.history(task_id)]
+        assert history.count("succeeded") == 1 and history.count("running") == 1, (task_id, history)
+    return records
+
+
+def submit(settings: Settings, commands: list[Command]) -> list[str]:
+    with Client(settings) as client:
+        return [client.submit(c) for c in commands]
+
+
+def echo(agent: str = "lincoln", account: str | None = None, vm_id: str | None = None) -> Command:
+    params = {"n": uuid.uuid4().hex[:6]}
+    return Command(agent=agent, action="echo", params=params, account=account, vm_id=vm_id)
+
+
+def metric(text: str, name: str, queue: str) -> float | None:
+    match = re.search(rf'^{name}\{{queue="{re.escape(queue)}"\}} (\S+)$', text, re.MULTILINE)
+    return float(match.group(1)) if match else None
+
+
+def test_three_vms_run_each_account_s_commands_only_where_it_is_served_and_a_gone_vm_s_wait_for_it(
+    open_dir: Path,
+) -> None:
+    services_available(load_settings())
+    namespace = unique_namespace()
+    names = Names(namespace)
+    with (
+        agent_vms(namespace, ("vm-a", "alice", "g-shared"), ("vm-b", "bob", "g-shared")) as (a, _b),
+        booted_stack(
+            vm_id="vm-c",
+            runtime={"namespace": namespace},
+            lincoln={"account": "carol"},
+            shaun={"account": "g-carol"},
+        ) as c,
+    ):
+        settings = c.settings
+        store = TaskStore.from_settings(settings)
+        eventually(lambda: live_vms(store) == {"vm-a", "vm-b", "vm-c"}, "three VMs beating", 60)
+        serving = {"alice": "vm-a", "bob": "vm-b", "carol": "vm-c"}
+
+        # 30 commands addressed to accounts run only on the VM serving each account.
+        addressed = [echo(account=acct) for acct in serving for _ in range(10)]
+        records = wait_records(store, submit(settings, addressed))
+        for command in addressed:
+            assert records[command.id]["vm_id"] == serving[str(command.account)], command.account
+        # A Sheets account two VMs share: only those two take its commands.
+        shared = [echo("shaun", account="g-shared") for _ in range(8)]
+        records = wait_records(store, submit(settings, shared))
+        assert {r["vm_id"] for r in records.values()} <= {"vm-a", "vm-b"}
+        # A command addressed to one VM runs there.
+        to_b = [echo(vm_id="vm-b") for _ in range(3)]
+        assert {r["vm_id"] for r in wait_records(store, submit(settings, to_b)).values()} == {"vm-b"}
+        # Version 1 commands, unaddressed, are spread over the VMs.
+        plain = [echo() for _ in range(15)]
+        spread = {r["vm_id"] for r in wait_records(store, submit(settings, plain)).values()}
+        assert len(spread) >= 2, spread
+
+        # VM A goes away: the fleet shows it gone within the heartbeat TTL, its account's commands wait.
+        ttl = settings.runtime.heartbeat_interval + 1
+        a.kill()
+        lost = time.monotonic()
+
+        def a_state() -> str:
+            return {vm.vm_id: vm.state for vm in fleet.view(settings, store).vms}["vm-a"]
+
+        eventually(lambda: a_state() == "gone", "VM A shown gone", ttl + 5)
+        to_gone = time.monotonic() - lost
+        waiting = [echo(account="alice") for _ in range(5)]
+        waiting_ids = submit(settings, waiting)
+        ops_metrics = f"http://127.0.0.1:{settings.metrics.ops_port}/metrics"
+        alice_queue = names.account_queue("lincoln", "alice")
+
+        def unserved() -> bool:
+            text = urllib.request.urlopen(ops_metrics, timeout=10).read().decode()
+            ready = metric(text, "zigral_queue_messages_ready", alice_queue)
+            return ready == 5 and metric(text, "zigral_queue_consumers", alice_queue) == 0
+
+        eventually(unserved, "the exporter reports alice's commands with no consumer", 30)
+        to_alert_condition = time.monotonic() - lost
+        time.sleep(3)
+        assert all(store.get(i) is None for i in waiting_ids), "an account's command ran without its VM"
+        view = fleet.view(settings, store)
+        row = next(q for q in view.queues if q.queue == alice_queue)
+        assert row.ready == 5 and row.unserved
+        shown = subprocess.run(
+            [ZIGRAL, "--env-file", str(settings.paths.env_file), "fleet"], capture_output=True, text=True
+        )
+        for vm in ("vm-a", "vm-b", "vm-c"):
+            assert vm in shown.stdout
+        assert "no VM serves it" in shown.stdout and re.search(r"vm-a\s+gone", shown.stdout)
+        shot = fleet_page_screenshot(c.settings, c.web_auth[1], SHOTS / "zigral-fleet-page.png")
+
+        # VM A comes back: its account's commands run there, none lost or doubled.
+        a.start()
+        records = wait_records(store, waiting_ids, 60)
+        assert {r["vm_id"] for r in records.values()} == {"vm-a"}
+
+        def a_back() -> bool:  # the management API refreshes its queue figures every 5 s
+            back = next(vm for vm in fleet.view(settings, store).vms if vm.vm_id == "vm-a")
+            return back.state == "idle" and back.queues["lincoln alice"] == 0
+
+        eventually(a_back, "VM A idle again with nothing queued", 20)
+        print(
+            f"\nheartbeat loss -> gone in the fleet view: {to_gone:.1f}s (TTL {ttl:.0f}s); "
+            f"-> alert condition in the exporter: {to_alert_condition:.1f}s (+ the rule's 5m 'for'); "
+            f"screenshot {shot}"
+        )
+    with contextlib.suppress(Exception):
+        purge_fleet(settings, names)
+
+
+def purge_fleet(settings: Settings, names: Names) -> None:
+    """The account and VM queues the test declared (purge_namespace knows the shared ones)."""
+    conn = broker.connect(settings)
+    try:
+        ch = conn.channel()
+        for agent, kind, address in (
+            ("lincoln", "acct", "alice"),
+            ("lincoln", "acct", "bob"),
+            ("lincoln", "acct", "carol"),
+            ("shaun", "acct", "g-shared"),
+            ("shaun", "acct", "g-carol"),
+            *((agent, "vm", vm) for agent in ("lincoln", "shaun") for vm in ("vm-a", "vm-b", "vm-c")),
+        ):
+            for waiting in ("", "retry", "deferred"):
+                queue = (names.account_queue if kind == "acct" else names.vm_queue)(agent, address, waiting)
+                ch.queue_delete(queue)
+        for agent in ("lincoln", "shaun"):
+            ch.queue_delete(names.expired_queue(agent))
+    finally:
+        conn.close()
+    purge_namespace(settings)
+
+
+def fleet_page_screenshot(settings: Settings, password: str, path: Path) -> Path:
+    """The status page's Fleet section in headless Chromium, once it lists the three VMs."""
+    with sync_playwright() as pw:
+        viewer = pw.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", *CHROMIUM_QUIET_FLAGS]
+        )
+        try:
+            page = viewer.new_page(
+                http_credentials={"username": settings.web.user, "password": password},
+                viewport={"width": 1400, "height": 1000},
+            )
+            page.goto(f"http://127.0.0.1:{settings.web.port}/status/")
+            rows = page.locator("#fleet tbody tr")
+            rows.nth(2).wait_for(timeout=20_000)
+            text = page.locator("#fleet").inner_text()
+            assert "vm-a" in text and "vm-b" in text and "vm-c" in text and "gone" in text
+            assert page.locator("#fleet tr.gone").count() == 1
+            page.locator("#fleet-queues div").first.wait_for(timeout=10_000)
+            assert "alice" in page.locator("#fleet-queues").inner_text()
+            link = page.locator("#fleet tbody tr", has_text="vm-b").get_by_role("link")
+            assert (link.get_attribute("href") or "").startswith("http://vm-b.fleet.test:")
+            page.locator("#fleet-section").screenshot(path=str(path))
+        finally:
+            viewer.close()
+    return path
+
+
+def test_a_second_rabbitmq_node_takes_over_when_the_first_stops(open_dir: Path) -> None:
+    services_available(load_settings())
+    require("rabbitmqctl", shutil.which("rabbitmqctl") is not None)
+    first_dir, second_dir = open_dir / "one", open_dir / "two"
+    first_dir.mkdir()
+    second_dir.mkdir()
+    namespace = unique_namespace()
+    with (
+        private_rabbitmq(first_dir) as (first, first_node),
+        private_rabbitmq(second_dir) as (second, _second_node),
+    ):
+        nodes = f"{first},{second}"
+        settings = load_settings(runtime={"namespace": namespace}, rabbitmq={"url": nodes})
+        store = TaskStore.from_settings(settings)
+        with agent_vms(namespace, ("vm-n", "nina", "g-nina"), ZIGRAL_RABBITMQ__URL=nodes) as (vm,):
+            eventually(lambda: live_vms(store) == {"vm-n"}, "the VM beating", 60)
+            before = submit(settings, [echo(account="nina")])
+            wait_records(store, before)
+            subprocess.run(["rabbitmqctl", "-n", first_node, "stop"], capture_output=True, timeout=120)
+            stopped = time.monotonic()
+            after = submit(settings, [echo(account="nina")])  # the client too moves to the second node
+            wait_records(store, after, 60)
+            took_over = time.monotonic() - stopped
+            assert "RabbitMQ unavailable" in vm.log("lincoln")
+            print(f"\nsecond node took over: a command ran {took_over:.1f}s after the first node stopped")
+        keys = list(store.client.scan_iter(match=f"{namespace}:*"))
+        if keys:
+            store.client.delete(*keys)
+
+
+def test_a_sentinel_url_reaches_the_master_the_sentinel_names(open_dir: Path) -> None:
+    require("redis-server", shutil.which("redis-server") is not None)
+    master_port, sentinel_port = free_ports(2)
+    conf = open_dir / "sentinel.conf"
+    conf.write_text(
+        f"port {sentinel_port}\nbind 127.0.0.1\ndir {open_dir}\n"
+        f"sentinel monitor zmaster 127.0.0.1 {master_port} 1\n"
+    )
+    with private_redis(master_port, open_dir):
+        sentinel = subprocess.Popen(["redis-server", str(conf), "--sentinel"], stdout=subprocess.DEVNULL)
+        try:
+            url = f"redis+sentinel://127.0.0.1:{sentinel_port}/zmaster/3"
+            settings = load_settings(redis={"url": url})
+            store = TaskStore.from_settings(settings)
+
+            def answers() -> bool:
+                try:
+                    store.ping()
+                    return True
+                except Exception:  # the Sentinel is still starting
+                    return False
+
+            eventually(answers, "the master through the Sentinel", 20)
+            store.client.set("zigral-sentinel-test", "yes")
+            direct = subprocess.run(
+                ["redis-cli", "-p", str(master_port), "-n", "3", "get", "zigral-sentinel-test"],
+                capture_output=True,
+                text=True,
+            )
+            assert direct.stdout.strip() == "yes"
+            assert sentinel_port in settings.stack_ports()  # the browser may never reach it
+        finally:
+            sentinel.terminate()
+            sentinel.wait(timeout=10)
