@@ -433,6 +433,18 @@ def test_read_range_of_whole_rows_is_bounded_by_the_used_range(sheets: Sheets) -
     assert run.result["rows"] == [["Rent", "1", "1200"], ["Coffee beans", "3", "12.5"]]
 
 
+def test_a_book_this_account_may_only_comment_on_is_not_editable(sheets: Sheets) -> None:
+    opened = sheets.run("open_sheet", spreadsheet="reviewed")
+    assert opened.ok, opened
+    assert opened.result["can_edit"] is False
+    run = sheets.run("write_range", spreadsheet="reviewed", range="Plan!A2", values=[["x"]])
+    assert failed_saying(run, "view-only", "view only", "view_only", "comment", "cannot edit", "read-only"), (
+        run
+    )
+    assert sheets.elapsed < 5, f"took {sheets.elapsed:.1f}s"
+    assert sheets.site.saves == [] and sheets.changed_outside() == []
+
+
 # ------------------------------------------------------------------------------------------ append
 def appended_row(run: Run) -> int:
     """The 1-based first row of an append's ``range`` (``Notes!A5:B6`` -> 5)."""

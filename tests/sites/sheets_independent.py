@@ -187,6 +187,7 @@ class Book:
     title: str
     tabs: list[Tab]
     editable: bool = True
+    role: str = "View only"  # what the badge of a book this account cannot edit says ("Comment only")
 
     def tab(self, name: str | None = None, gid: int | None = None) -> Tab | None:
         return next((t for t in self.tabs if t.name == name or t.gid == gid), None)
@@ -215,6 +216,8 @@ def default_books() -> dict[str, Book]:
     raw.put(25, 0, '=""')  # A26: a formula that shows nothing, as =IFERROR(...,"") filled down does
     for r, typed in enumerate(["code", "17", "A-4", "9", "12"]):  # J1:J5, mixed types (gviz drops "A-4")
         raw.put(r, 9, typed)
+    review = Tab("Plan", 0)
+    review.put(0, 0, "Step")
     prices = Tab("Prices", 0)
     for (r, c), typed in _grid([["Year", "Price"], ["2024", "10"], ["2025", "12"]]).items():
         prices.put(r, c, typed)
@@ -223,6 +226,7 @@ def default_books() -> dict[str, Book]:
         "pricelist": Book("pricelist", "Published prices", [prices], editable=False),
         "tracker": tracker(),
         "1Led-ger_9": ledger(),
+        "reviewed": Book("reviewed", "Reviewed plan", [review], editable=False, role="Comment only"),
     }
 
 
@@ -387,8 +391,8 @@ class IndependentSheets:
             ""
             if book.editable
             else (
-                '<div class="zq-badge" title="You can only view this file">'
-                '<span class="zq-eye" aria-hidden="true"></span>View only</div>'
+                '<div class="zq-badge" title="You cannot edit this file">'
+                f'<span class="zq-eye" aria-hidden="true"></span>{book.role}</div>'
                 '<button class="zq-ask" type="button">Request edit access</button>'
             )
         )
