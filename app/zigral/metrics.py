@@ -90,6 +90,7 @@ class AgentMetrics:
             ["agent"],
             registry=registry,
         )
+        self.redis_wipes.labels(agent)  # exported at 0 from the start, so that an increase() alert sees 1
         self.site_logged_in = Gauge(
             "zigral_site_logged_in",
             "1 if the last session canary found the agent's site logged in, 0 if not (absent: not checked)",
