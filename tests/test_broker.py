@@ -14,7 +14,7 @@ from zigral import broker
 from zigral.broker import AgentEventOutbox, Publisher
 from zigral.constants import AGENTS, Names
 from zigral.errors import BrokerError
-from zigral.messages import Command
+from zigral.messages import Command, Result
 
 
 class FlakyPublisher:
@@ -149,3 +149,15 @@ def test_a_dlq_replay_gives_an_old_command_a_fresh_life_and_keeps_the_letter_if_
     assert reset == ["old-1"] and replayed.id == "old-1"
     assert time.time() - replayed.created_at < 60  # fresh: it runs instead of expiring
     assert broker.dead_letters(channel, names) == []
+
+
+def test_an_event_nobody_listens_to_is_dropped_quietly(
+    amqp: tuple[BlockingChannel, Names], caplog: pytest.LogCaptureFixture
+) -> None:
+    channel, names = amqp
+    broker.declare_topology(channel, names)
+    publisher = Publisher(channel, names)
+    for status in ("running", "succeeded"):
+        publisher.event(Result(id="quiet", agent="lincoln", action="echo", status=status))
+    publisher.agent_event("lincoln", "session_ok", {"vm_id": "vm-1"})
+    assert "NO_ROUTE" not in caplog.text and "returned" not in caplog.text
