@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
@@ -93,3 +94,66 @@ def test_the_work_tab_is_renewed_so_playwright_objects_do_not_pile_up(
             assert session.run(Deadline(20), lambda page: page.title()) == "p"
     finally:
         session.close()
+
+
+def test_an_action_runs_on_the_work_tab_and_a_failure_is_captured(
+    cdp_port: int, site: FixtureServer, tmp_path: Path
+) -> None:
+    import redis
+    from prometheus_client import CollectorRegistry
+
+    from zigral.actions import Action, NoParams
+    from zigral.captures import CaptureStore
+    from zigral.config import Settings
+    from zigral.constants import Names
+    from zigral.generic import GENERIC
+    from zigral.messages import Command
+    from zigral.metrics import AgentMetrics
+    from zigral.quotas import QuotaGate
+    from zigral.runtime.browsing import BrowserRunner
+    from zigral.runtime.decisions import Job
+    from zigral.runtime.memory import message
+    from zigral.state import TaskStore
+    from zigral.urlpolicy import UrlPolicy
+
+    def stuck(ctx: Any, p: NoParams) -> dict[str, Any]:
+        ctx.report("needs_human", "a checkpoint")
+        raise ctx.missing("next_button", "no Next button")
+
+    settings = Settings(runtime={"allow_private": [f"127.0.0.1:{site.port}"]})  # type: ignore[arg-type]
+    client = redis.Redis(socket_connect_timeout=0.2)
+    names = Names("zbr")
+    metrics = AgentMetrics("lincoln", CollectorRegistry())
+    session = BrowserSession(cdp_port, 20)
+    runner = BrowserRunner(
+        session,
+        UrlPolicy.from_settings(settings, "lincoln"),
+        CaptureStore(tmp_path, "lincoln"),
+        metrics,
+        TaskStore(client, names, 60, 100),
+        QuotaGate(client, names, "acct", {}),
+    )
+
+    def job(action: Action[Any], params: Any, **fields: Any) -> Job:
+        command = Command(agent="lincoln", action=action.name, **fields)
+        return Job(
+            message(command.model_dump(mode="json")), "fp", command=command, action=action, params=params
+        )
+
+    try:
+        navigate = GENERIC["navigate"]
+        params = navigate.parse({"url": site.url("/p")})
+        done = runner.run(job(navigate, params, capture=True), Deadline(20), {})
+        assert done.status == "succeeded" and done.result["title"] == "p"
+        assert any(path.endswith(".png") for path in done.captures)
+        failed = runner.run(job(Action("stuck", NoParams, stuck), NoParams()), Deadline(20), {})
+        assert failed.status == "failed" and "no Next button" in (failed.error or "")
+        assert any("failure" in path for path in failed.captures)
+        assert runner.reports.get_nowait() == ("needs_human", "a checkpoint")
+        misses = metrics.registry.get_sample_value(
+            "zigral_locator_misses_total", {"agent": "lincoln", "locator": "next_button"}
+        )
+        assert misses == 1
+    finally:
+        session.close()
+        client.close()

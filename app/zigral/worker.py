@@ -32,9 +32,6 @@ from zigral.constants import TIMED_OUT, Names
 from zigral.deadline import Deadline
 from zigral.errors import (
     BrokerError,
-    DeadlineExceeded,
-    Rejected,
-    Retryable,
     StateError,
     TaskError,
     first_line,
@@ -42,9 +39,10 @@ from zigral.errors import (
 from zigral.holds import RECYCLE, CanarySchedule, Holds
 from zigral.metrics import AgentMetrics
 from zigral.quotas import QuotaGate
+from zigral.runtime.browsing import BrowserRunner
 from zigral.runtime.decisions import Job, Message, Outcome
 from zigral.runtime.hooks import HoldsHook, Hook, MetricsHook, QuotaHook
-from zigral.runtime.pipeline import HARD_GRACE, Pipeline, outcome_of, run_inline
+from zigral.runtime.pipeline import HARD_GRACE, Pipeline, run_inline
 from zigral.runtime.settle import Redis
 from zigral.runtime.transport import PikaTransport
 from zigral.state import TaskStore
@@ -96,7 +94,6 @@ class Worker:
         self._stop_requested_at = 0.0
         self.epoch: str | None = None  # Redis's data epoch as first seen (state.check_epoch)
         self.public_url = settings.web.public_url  # this VM's noVNC page, for the fleet view
-        self._reports: queue.Queue[tuple[str, str | None]] = queue.Queue()  # from the browser thread
         labels = agent.name
         self.browser = BrowserSession(
             settings.browser.cdp_port,
@@ -106,6 +103,9 @@ class Worker:
             on_crash=self.metrics.page_crashes.labels(labels).inc,
         )
         self.browser_thread = BrowserThread()
+        self.runner = BrowserRunner(
+            self.browser, self.policy, self.capture_store, self.metrics, self.store, quotas
+        )
         self.redis = Redis(pause=self._pump, giving_up=self._past_grace)
         self.metrics_hook = MetricsHook(self.metrics, set(agent.actions))
         self.pipeline = Pipeline(
@@ -363,7 +363,7 @@ class Worker:
         assert job.action is not None and job.command is not None
         if not job.action.browser:
             return run_inline(job, deadline, memo)
-        future = self.browser_thread.submit(lambda: self._run_in_browser(job, deadline, memo))
+        future = self.browser_thread.submit(lambda: self.runner.run(job, deadline, memo))
         conn = self._conn
         if conn is not None:
             # Wake the AMQP poll the moment the work is done, instead of at its next 0.1 s tick.
@@ -389,58 +389,10 @@ class Worker:
     def _drain_reports(self, job: Job) -> None:
         while True:
             try:
-                status, note = self._reports.get_nowait()
+                status, note = self.runner.reports.get_nowait()
             except queue.Empty:
                 return
             self.pipeline.report(job, status, note)
-
-    def _run_in_browser(self, job: Job, deadline: Deadline, memo: dict[str, Any]) -> Outcome:
-        """Runs on the browser thread."""
-        command, action = job.command, job.action
-        assert command is not None and action is not None
-        ctx_box: list[ActionContext] = []
-
-        def work(page: Any) -> Any:
-            ctx = ActionContext(
-                page,
-                command.id,
-                deadline,
-                self.policy,
-                self.capture_store,
-                on_capture=self._count_capture,
-                report=lambda status, note: self._reports.put((status, note)),
-                memo=memo,
-                remember=lambda key, value: self._remember(command.id, key, value),
-                on_egress_denied=self.metrics.egress_denied.labels(self.agent.name).inc,
-                on_locator_miss=lambda locator: self.metrics.locator_misses.labels(
-                    self.agent.name, locator
-                ).inc(),
-                take_quota=self.quotas.taker(command.id),
-            )
-            ctx_box.append(ctx)
-            result = action.run(ctx, job.params)
-            if command.capture:
-                ctx.capture("result")
-            if deadline.passed():
-                raise DeadlineExceeded(f"finished {-deadline.remaining():.1f}s past the deadline")
-            return result
-
-        try:
-            # A navigation leaves the page it finds: the moment to give the work tab a fresh one if due.
-            result = self.browser.run(deadline, work, navigates=action.name == "navigate")
-            return Outcome("succeeded", result, captures=ctx_box[0].saved if ctx_box else [])
-        except Exception as exc:  # a bug in an action must not kill the worker
-            saved = ctx_box[0].saved if ctx_box else []
-            if isinstance(exc, TaskError) and not isinstance(exc, Rejected):
-                saved = saved + self.browser.capture_on_failure(self._failure_capture(command.id))
-            return outcome_of(exc, saved)
-
-    def _remember(self, task_id: str, key: str, value: Any) -> None:
-        """Runs on the browser thread (redis-py is thread-safe); a lost Redis makes the attempt retryable."""
-        try:
-            self.store.remember(task_id, key, value)
-        except StateError as exc:
-            raise Retryable(f"could not record progress: {exc}") from None
 
     @staticmethod
     def _wake(conn: pika.BlockingConnection) -> None:
@@ -449,18 +401,6 @@ class Worker:
             conn.add_callback_threadsafe(lambda: None)
         except broker.CONNECTION_ERRORS:
             pass  # the connection is gone; the main thread notices on its own
-
-    def _failure_capture(self, task_id: str) -> Callable[[Any], list[str]]:
-        def save(page: Any) -> list[str]:
-            ctx = ActionContext(
-                page, task_id, Deadline(15), self.policy, self.capture_store, on_capture=self._count_capture
-            )
-            return ctx.capture("failure")
-
-        return save
-
-    def _count_capture(self, kind: str, size: int) -> None:
-        self.metrics.capture_bytes.labels(self.agent.name, kind).inc(size)
 
 
 class _Beat(Hook):
