@@ -46,7 +46,7 @@ def test_settings_round_trip_through_the_rendered_environment(monkeypatch: pytes
 
 def test_the_public_url_is_an_address_of_this_machine_by_default() -> None:
     url = urlsplit(load_settings().web.public_url)
-    assert url.scheme == "http" and url.port == 8080 and url.path == "/"
+    assert url.scheme == "https" and url.port == 8080 and url.path == "/"
     host = url.hostname or ""
     assert host not in ("localhost", "this VM") and not host.startswith("127.")
     with socket.socket() as probe:
@@ -55,10 +55,11 @@ def test_the_public_url_is_an_address_of_this_machine_by_default() -> None:
 
 def test_the_public_url_takes_the_public_host_or_a_specific_bind() -> None:
     assert (
-        load_settings(web={"public_host": "vm7.example.org"}).web.public_url == "http://vm7.example.org:8080/"
+        load_settings(web={"public_host": "vm7.example.org"}).web.public_url
+        == "https://vm7.example.org:8080/"
     )
-    assert load_settings(web={"public_host": "2001:db8::7"}).web.public_url == "http://[2001:db8::7]:8080/"
-    assert load_settings(web={"bind": "10.1.2.3", "port": 8443}).web.public_url == "http://10.1.2.3:8443/"
+    assert load_settings(web={"public_host": "2001:db8::7"}).web.public_url == "https://[2001:db8::7]:8080/"
+    assert load_settings(web={"bind": "10.1.2.3", "port": 8443}).web.public_url == "https://10.1.2.3:8443/"
 
 
 def test_captures_default_to_the_state_directory_when_nginx_cannot_reach_the_checkout(

@@ -138,6 +138,9 @@ class WebSettings(BaseModel):
     nginx_worker_user: str = "www-data"
     novnc_dir: Path = Path("/usr/share/novnc")
     public_host: str = ""  # host name or address operators reach the web front at; default: this machine's
+    # The web port's TLS certificate and key (PEM). Unset: `zigral up` makes a self-signed pair once.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     @property
     def public_url(self) -> str:
@@ -147,7 +150,7 @@ class WebSettings(BaseModel):
         own address (that of its default route), which a person on its network can reach.
         """
         host = self.public_host or machine_address(self.bind)
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/"
+        return f"https://{f'[{host}]' if ':' in host else host}:{self.port}/"  # TLS only (plain: a redirect)
 
 
 def machine_address(bind: str = "0.0.0.0") -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +13,7 @@ from pathlib import Path
 import psutil
 import redis
 
-from zigral import broker, egress, probes, room, state, supervision, xauth
+from zigral import broker, egress, probes, room, state, supervision, tls, xauth
 from zigral.config import Settings
 from zigral.errors import BrokerError, NotReady, StackError
 from zigral.secrets import read_secret
@@ -38,24 +42,63 @@ def _web_credentials(settings: Settings) -> tuple[str, str]:
     return settings.web.user, read_secret(settings.paths.web_password_file)
 
 
+def web_tls(settings: Settings) -> ssl.SSLContext:
+    """A context for the stack's own web port: the certificate is checked by fingerprint (``_tls``), so
+    that a self-signed one and an operator's one issued for another name are probed alike."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _tls(settings: Settings) -> str:
+    """nginx presents the configured certificate, and plain HTTP gets only a redirect to HTTPS."""
+    cert, _ = tls.cert_key(settings)
+    expected = tls.fingerprint(cert)
+    with (
+        socket.create_connection(("127.0.0.1", settings.web.port), timeout=3) as raw,
+        web_tls(settings).wrap_socket(raw) as sock,
+    ):
+        der = sock.getpeercert(binary_form=True) or b""
+        version = sock.version()
+    digest = hashlib.sha256(der).hexdigest().upper()
+    presented = ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+    if presented != expected:
+        raise NotReady(f"nginx presents {presented[:23]}..., not {cert} ({expected[:23]}...)")
+    plain = probes.http_status(f"http://127.0.0.1:{settings.web.port}/")
+    if plain != 301:
+        raise NotReady(f"plain HTTP answered {plain}, not a 301 redirect to HTTPS")
+    return f"{version}, certificate SHA-256 {expected}; plain HTTP redirected"
+
+
 def _nginx_auth(settings: Settings) -> str:
-    url = f"http://127.0.0.1:{settings.web.port}/"
-    anonymous = probes.http_status(url)
+    url = f"https://127.0.0.1:{settings.web.port}/"
+    anonymous = probes.http_status(url, tls=web_tls(settings))
     if anonymous != 401:
         raise NotReady(f"without credentials {url} answered {anonymous}, not 401")
-    authed = probes.http_status(url, auth=_web_credentials(settings))
+    authed = probes.http_status(url, auth=_web_credentials(settings), tls=web_tls(settings))
     if authed != 200:
         raise NotReady(f"with credentials {url} answered {authed}")
     return "401 without credentials, 200 with"
 
 
 def _nginx_websocket(settings: Settings) -> str:
-    status = probes.websocket_upgrade(
-        "127.0.0.1", settings.web.port, "/websockify", _web_credentials(settings)
+    port = settings.web.port
+    ws = functools.partial(
+        probes.websocket_upgrade,
+        "127.0.0.1",
+        port,
+        "/websockify",
+        _web_credentials(settings),
+        tls=web_tls(settings),
     )
+    foreign = ws(origin="https://elsewhere.example")
+    if foreign != 403:
+        raise NotReady(f"a WebSocket from another origin answered {foreign}, not 403")
+    status = ws(origin=f"https://127.0.0.1:{port}")
     if status != 101:
         raise NotReady(f"WebSocket upgrade through nginx answered {status}, not 101")
-    return "101 Switching Protocols to websockify"
+    return "101 Switching Protocols to websockify; another origin refused"
 
 
 def _status_page(settings: Settings) -> str:
@@ -63,8 +106,8 @@ def _status_page(settings: Settings) -> str:
     metrics = probes.http_status(f"http://127.0.0.1:{settings.metrics.ops_port}/metrics")
     if metrics != 200:
         raise NotReady(f"the ops exporter answered {metrics} on /metrics")
-    url = f"http://127.0.0.1:{settings.web.port}/status.json"
-    status = probes.http_status(url, auth=_web_credentials(settings))
+    url = f"https://127.0.0.1:{settings.web.port}/status.json"
+    status = probes.http_status(url, auth=_web_credentials(settings), tls=web_tls(settings))
     if status != 200:
         raise NotReady(f"{url} answered {status} through nginx")
     return "/metrics on loopback, /status/ through nginx"
@@ -154,6 +197,7 @@ CHECKS: list[tuple[str, Callable[[Settings], str]]] = [
     ("browser isolation", _isolation),
     ("websockify", lambda s: probes.tcp(s.web.websockify_port)),
     ("egress proxy", _egress),
+    ("web TLS", _tls),
     ("nginx auth", _nginx_auth),
     ("noVNC WebSocket", _nginx_websocket),
     ("ops + status page", _status_page),

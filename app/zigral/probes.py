@@ -9,13 +9,14 @@ import base64
 import json
 import os
 import socket
+import ssl
 import struct
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from zigral.errors import NotReady
 
@@ -79,19 +80,28 @@ def cdp_version(port: int, timeout: float = 2.0) -> dict[str, str]:
     return data
 
 
-def http_status(url: str, auth: tuple[str, str] | None = None, timeout: float = 3.0) -> int:
-    """The HTTP status code of a GET (errors included), or NotReady if nothing answers."""
+def http_status(
+    url: str, auth: tuple[str, str] | None = None, timeout: float = 3.0, tls: ssl.SSLContext | None = None
+) -> int:
+    """The HTTP status code of a GET (errors included, redirects not followed), or NotReady if nothing
+    answers. ``tls``: the context an https URL is checked with."""
     req = urllib.request.Request(url)
     if auth is not None:
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         req.add_header("Authorization", f"Basic {token}")
+    opener = urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=tls))
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with opener.open(req, timeout=timeout) as resp:
             return int(resp.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
     except OSError as exc:
         raise NotReady(f"{url}: {exc}") from None
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # the caller sees the 301 itself
 
 
 def via_proxy(url: str, proxy_port: int, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
@@ -109,9 +119,15 @@ def via_proxy(url: str, proxy_port: int, timeout: float = 5.0) -> tuple[int, dic
 
 
 def websocket_upgrade(
-    host: str, port: int, path: str, auth: tuple[str, str] | None = None, timeout: float = 3.0
+    host: str,
+    port: int,
+    path: str,
+    auth: tuple[str, str] | None = None,
+    timeout: float = 3.0,
+    tls: ssl.SSLContext | None = None,
+    origin: str | None = None,
 ) -> int:
-    """Send a WebSocket upgrade request and return the HTTP status of the answer (101 = upgraded)."""
+    """Send a WebSocket upgrade request (over TLS with ``tls``) and return the answer's HTTP status."""
     key = base64.b64encode(os.urandom(16)).decode()
     lines = [
         f"GET {path} HTTP/1.1",
@@ -125,8 +141,11 @@ def websocket_upgrade(
     if auth is not None:
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         lines.append(f"Authorization: Basic {token}")
+    if origin is not None:
+        lines.append(f"Origin: {origin}")
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            sock = tls.wrap_socket(raw, server_hostname=host) if tls is not None else raw
             sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
             status_line = sock.recv(4096).split(b"\r\n", 1)[0].decode(errors="replace")
     except OSError as exc:

@@ -14,11 +14,14 @@ import stat
 import sys
 from pathlib import Path
 
-from zigral import access, egress
+from zigral import access, egress, tls
 from zigral.config import REPO_ROOT, Settings, to_env
 from zigral.errors import ConfigError
 
 TEMPLATES = REPO_ROOT
+# nginx's per-address request limit (every request, password guesses included), see nginx.conf.in.
+WEB_RATE_PER_SECOND = 10
+WEB_BURST = 120
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
@@ -55,6 +58,10 @@ def template_values(settings: Settings) -> dict[str, str]:
         "novnc_dir": str(settings.web.novnc_dir),
         "captures_dir": str(settings.captures.dir),
         "ops_port": str(settings.metrics.ops_port),
+        "tls_cert": str(tls.cert_key(settings)[0]),
+        "tls_key": str(tls.cert_key(settings)[1]),
+        "web_rate": str(WEB_RATE_PER_SECOND),
+        "web_burst": str(WEB_BURST),
     }
 
 

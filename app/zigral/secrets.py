@@ -11,7 +11,7 @@ import secrets
 import subprocess
 from pathlib import Path
 
-from zigral import xauth
+from zigral import tls, xauth
 from zigral.config import Settings
 from zigral.errors import StackError
 
@@ -72,6 +72,8 @@ def ensure_secrets(settings: Settings) -> list[Path]:
         created.append(paths.web_password_file)
     if xauth.ensure_cookie(settings):
         created.append(xauth.cookie_file(settings))
+    if tls.ensure_certificate(settings):
+        created.extend(tls.cert_key(settings))
     user_line = settings.web.user.encode() + b":"
     if not paths.htpasswd_file.exists() or not paths.htpasswd_file.read_bytes().startswith(user_line):
         line = htpasswd_line(settings.web.user, read_secret(paths.web_password_file))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from zigral import doctor, supervision
+from zigral import doctor, supervision, tls
 from zigral.config import Settings
 from zigral.errors import NotReady
 from zigral.render import render
@@ -41,6 +41,7 @@ def summary(settings: Settings, elapsed: float) -> str:
         [
             f"Zigral is up in {elapsed:.1f}s.",
             f"  noVNC:        {url}  (user {settings.web.user!r}; another name: ZIGRAL_WEB__PUBLIC_HOST)",
+            f"  certificate:  SHA-256 {tls.fingerprint(tls.cert_key(settings)[0])}",
             f"  status page:  {url}status/",
             f"  captures:     {url}captures/  (files in {settings.captures.dir})",
             f"  web password: {p.web_password_file}",

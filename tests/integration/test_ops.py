@@ -23,6 +23,7 @@ from zigral import broker
 from zigral.client import Client
 from zigral.config import REPO_ROOT, load_settings
 from zigral.constants import Names
+from zigral.doctor import web_tls
 from zigral.launch import CHROMIUM_QUIET_FLAGS
 from zigral.messages import Command
 from zigral.state import TaskStore
@@ -206,9 +207,10 @@ def test_the_status_page_renders_every_section_through_nginx(
         )
         page = viewer.new_page(
             http_credentials={"username": s.web.user, "password": stack.web_auth[1]},
+            ignore_https_errors=True,  # the stack's self-signed certificate
             viewport={"width": 1600, "height": 1000},
         )
-        page.goto(f"http://127.0.0.1:{s.web.port}/status/")
+        page.goto(f"https://127.0.0.1:{s.web.port}/status/")
         page.locator("#programs tbody tr").nth(9).wait_for()
         page.locator("#recent").get_by_role("cell", name=done.id, exact=True).wait_for()
         programs = page.locator("#programs tbody").inner_text()
@@ -238,7 +240,7 @@ def test_the_status_page_renders_every_section_through_nginx(
     assert not is_blank(shot), f"the live view stayed blank (page screenshot: {out})"
     # The page is behind the same basic auth as everything else.
     with pytest.raises(urllib.error.HTTPError) as denied:
-        urllib.request.urlopen(f"http://127.0.0.1:{s.web.port}/status.json", timeout=5)
+        urllib.request.urlopen(f"https://127.0.0.1:{s.web.port}/status.json", timeout=5, context=web_tls(s))
     assert denied.value.code == 401
     denied.value.close()
 
@@ -293,13 +295,14 @@ def test_the_status_page_fits_1920_1280_800_px_and_a_phone_with_every_recent_col
         for name, (width, height, phone) in SCREENS.items():
             context = viewer.new_context(
                 http_credentials={"username": s.web.user, "password": stack.web_auth[1]},
+                ignore_https_errors=True,  # the stack's self-signed certificate
                 viewport={"width": width, "height": height},
                 is_mobile=phone,
                 has_touch=phone,
                 device_scale_factor=2 if phone else 1,
             )
             page = context.new_page()
-            page.goto(f"http://127.0.0.1:{s.web.port}/status/")
+            page.goto(f"https://127.0.0.1:{s.web.port}/status/")
             for task in (shot.id, long_id, failed.id):
                 page.locator("#recent").get_by_role("cell", name=task, exact=True).wait_for()
             page.locator(f'#recent img[alt="last capture of {shot.id}"]').wait_for()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import ipaddress
 import time
@@ -12,6 +13,7 @@ from PIL import Image, ImageStat
 from playwright.sync_api import sync_playwright
 
 from zigral import probes
+from zigral.doctor import web_tls
 from zigral.launch import CHROMIUM_QUIET_FLAGS
 
 from .conftest import Stack
@@ -74,11 +76,13 @@ def test_only_nginx_listens_beyond_loopback(running_stack: Stack) -> None:
 
 def test_nginx_answers_401_and_refuses_the_websocket_without_credentials(running_stack: Stack) -> None:
     port = running_stack.settings.web.port
+    tls, origin = web_tls(running_stack.settings), f"https://127.0.0.1:{port}"
     for path in ("/", "/vnc.html", "/captures/", "/websockify"):
-        assert probes.http_status(f"http://127.0.0.1:{port}{path}") == 401
-    assert probes.websocket_upgrade("127.0.0.1", port, "/websockify") == 401
-    assert probes.websocket_upgrade("127.0.0.1", port, "/websockify", ("operator", "wrong")) == 401
-    assert probes.websocket_upgrade("127.0.0.1", port, "/websockify", running_stack.web_auth) == 101
+        assert probes.http_status(f"https://127.0.0.1:{port}{path}", tls=tls) == 401
+    ws = functools.partial(probes.websocket_upgrade, "127.0.0.1", port, "/websockify", tls=tls, origin=origin)
+    assert ws() == 401
+    assert ws(("operator", "wrong")) == 401
+    assert ws(running_stack.web_auth) == 101
 
 
 def test_playwright_attaches_over_cdp_and_opens_a_page(running_stack: Stack) -> None:
@@ -110,8 +114,9 @@ def test_the_novnc_page_shows_the_desktop_through_nginx(
         page = viewer.new_page(
             http_credentials={"username": s.web.user, "password": running_stack.web_auth[1]},
             viewport={"width": 1280, "height": 800},
+            ignore_https_errors=True,  # the stack's self-signed certificate
         )
-        page.goto(f"http://127.0.0.1:{s.web.port}/")  # the landing page redirects into noVNC
+        page.goto(f"https://127.0.0.1:{s.web.port}/")  # the landing page redirects into noVNC
         page.wait_for_url("**/vnc.html?*")
         page.locator("#noVNC_password_input").fill(running_stack.vnc_password)
         page.locator("#noVNC_credentials_button").click()
