@@ -18,6 +18,7 @@ import pytest
 
 from zigral.config import REPO_ROOT, to_env
 from zigral.devstack import private_settings, purge_namespace
+from zigral.doctor import web_tls
 from zigral.secrets import read_secret
 
 from .conftest import require, services_available
@@ -79,10 +80,10 @@ def test_a_clone_in_a_0700_home_comes_up_green_and_serves_a_capture_through_ngin
             png = next(p for p in result["captures"] if p.endswith(".png"))
             assert (captures / png).is_file()
             password = read_secret(settings.paths.web_password_file)
-            request = urllib.request.Request(f"http://127.0.0.1:{settings.web.port}/captures/{png}")
+            request = urllib.request.Request(f"https://127.0.0.1:{settings.web.port}/captures/{png}")
             token = base64.b64encode(f"{settings.web.user}:{password}".encode()).decode()
             request.add_header("Authorization", f"Basic {token}")
-            with urllib.request.urlopen(request, timeout=10) as served:
+            with urllib.request.urlopen(request, timeout=10, context=web_tls(settings)) as served:
                 assert served.status == 200 and served.read(8) == b"\x89PNG\r\n\x1a\n"
         finally:
             zigral("down")

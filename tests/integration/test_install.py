@@ -19,6 +19,7 @@ import pytest
 from zigral import logrotate
 from zigral.client import Client
 from zigral.config import REPO_ROOT, load_settings
+from zigral.doctor import web_tls
 from zigral.messages import Command
 
 from .conftest import booted_stack, require, services_available
@@ -110,7 +111,7 @@ def test_logrotate_rotates_nginx_and_squid_logs_and_both_write_on_in_fresh_files
         site.page("/after", "<title>after</title>")
         s = stack.settings
         logs = s.paths.log_dir
-        web = f"http://127.0.0.1:{s.web.port}/"
+        web = f"https://127.0.0.1:{s.web.port}/"
 
         def browse(path: str) -> None:
             with Client(s) as client:
@@ -119,7 +120,7 @@ def test_logrotate_rotates_nginx_and_squid_logs_and_both_write_on_in_fresh_files
                 )
             assert done.status == "succeeded", done
             try:
-                urllib.request.urlopen(web + path.strip("/"), timeout=5).close()
+                urllib.request.urlopen(web + path.strip("/"), timeout=5, context=web_tls(s)).close()
             except urllib.error.HTTPError as denied:  # 401 without credentials: logged all the same
                 denied.close()
 

@@ -140,9 +140,10 @@ def live_view(stack: Stack, out: Path) -> bytes:
         )
         page = viewer.new_page(
             http_credentials={"username": s.web.user, "password": stack.web_auth[1]},
+            ignore_https_errors=True,  # the stack's self-signed certificate
             viewport={"width": s.display.width, "height": s.display.height + 40},
         )
-        page.goto(f"http://127.0.0.1:{s.web.port}/vnc.html?autoconnect=1&resize=scale&path=websockify")
+        page.goto(f"https://127.0.0.1:{s.web.port}/vnc.html?autoconnect=1&resize=scale&path=websockify")
         page.locator("#noVNC_password_input").fill(stack.vnc_password)
         page.locator("#noVNC_credentials_button").click()
         canvas = page.locator("#noVNC_container canvas")
