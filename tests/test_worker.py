@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import pika
 import pika.exceptions
 import pytest
 
@@ -14,6 +15,8 @@ from zigral import broker
 from zigral.agents.base import Agent
 from zigral.config import RabbitMQSettings, RuntimeSettings, Settings
 from zigral.errors import BrokerError
+from zigral.messages import Command
+from zigral.runtime.memory import message
 from zigral.worker import Worker
 
 
@@ -101,3 +104,101 @@ def test_a_wiped_redis_is_noticed_logged_and_counted(
     assert worker.metrics.registry.get_sample_value("zigral_redis_wipes_total", {"agent": "shaun"}) == 1
     assert "Redis lost its data" in caplog.text
     assert worker.store.redis_wiped() is not None
+
+
+class Channel:
+    """Enough of pika's BlockingChannel and BlockingConnection for the worker's loop, in memory."""
+
+    is_open = True
+
+    def __init__(self, deliveries: list[tuple[str, bytes]], stop: threading.Event) -> None:
+        self.deliveries = deliveries
+        self.stop = stop
+        self.consumers: dict[str, Any] = {}
+        self.published: list[tuple[str, str, bytes]] = []
+        self.acked: list[int] = []
+        self.requeued: list[int] = []
+        self.tag = 0
+        self.polls = 0
+
+    def channel(self) -> Channel:
+        return self
+
+    def __getattr__(self, name: str) -> Any:  # queue_declare, queue_bind, basic_qos, confirm_delivery...
+        return lambda *a, **kw: None
+
+    def basic_consume(self, queue: str, callback: Any) -> str:
+        self.consumers[queue] = callback
+        return f"ctag-{queue}"
+
+    def basic_cancel(self, tag: str) -> None:
+        self.consumers.pop(tag.removeprefix("ctag-"), None)
+
+    def basic_publish(
+        self, exchange: str, routing_key: str, body: bytes, props: Any, mandatory: bool
+    ) -> None:
+        self.published.append((exchange, routing_key, body))
+
+    def basic_ack(self, tag: int) -> None:
+        self.acked.append(tag)
+
+    def basic_nack(self, tag: int, requeue: bool) -> None:
+        self.requeued.append(tag)
+
+    def process_data_events(self, time_limit: float = 0) -> None:
+        self.polls += 1
+        queue = next((q for q in self.consumers if not q.endswith(".expired")), None)
+        if queue is None or not self.deliveries:
+            if self.polls > 3:
+                self.stop.set()
+            return
+        while self.deliveries:
+            routing_key, body = self.deliveries.pop(0)
+            self.tag += 1
+            method = type(
+                "Deliver", (), {"routing_key": routing_key, "delivery_tag": self.tag, "redelivered": False}
+            )
+            self.consumers[queue](self, method, pika.BasicProperties(), body)
+
+    def add_callback_threadsafe(self, fn: Any) -> None:
+        fn()
+
+    def close(self) -> None:
+        self.is_open = False
+
+
+def test_the_worker_takes_deliveries_through_the_pipeline_and_acks_each_once(
+    worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bodies = [Command(agent="shaun", action="echo", params={"n": n}) for n in range(3)]
+    channel = Channel(
+        [("shaun.echo", c.encode()) for c in bodies] + [("shaun.echo", b"{nope")], worker.stopping
+    )
+    monkeypatch.setattr(broker, "connect", lambda settings, heartbeat=None: channel)
+    assert worker.run() == 0
+    assert channel.acked == [1, 2, 3, 4] and channel.requeued == []
+    routed = [key for _exchange, key, _body in channel.published]
+    assert routed.count("task.shaun.succeeded") == 3 and "shaun" in routed  # the bad one's dead letter
+    assert [worker.store.get(c.id)["status"] for c in bodies] == ["succeeded"] * 3  # type: ignore[index]
+    assert worker.metrics_hook.counts == {"succeeded": 3, "rejected": 1}
+
+
+def test_a_recycle_hold_gives_back_what_waits_and_consuming_resumes_after(
+    worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = Channel([], worker.stopping)
+    monkeypatch.setattr(broker, "connect", lambda settings, heartbeat=None: channel)
+    worker._conn = channel  # type: ignore[assignment]
+    waiting = message(Command(agent="shaun", action="echo").model_dump(mode="json"))
+    worker.pending.append(
+        type(waiting)(waiting.body, waiting.routing_key, waiting.props, False, (channel, 9))
+    )
+    worker._consumers = ["ctag-x"]
+    worker.store.client.set(worker.names.recycle_key(worker.settings.vm_id), "1", ex=30)
+    worker._hold_or_resume(channel)  # type: ignore[arg-type]
+    assert worker.held == "recycle" and worker._consumers == [] and channel.requeued == [9]
+    assert worker.store.client.sismember(worker.names.drained_key(worker.settings.vm_id), worker.owner)
+    worker.store.client.delete(worker.names.recycle_key(worker.settings.vm_id))
+    worker.holds._checked_at = -1e9  # look at the keys now, not in 0.25 s
+    worker._hold_or_resume(channel)  # type: ignore[arg-type]
+    assert worker.held is None and len(worker._consumers) >= 2  # the agent queue and its expired queue
