@@ -445,6 +445,14 @@ def test_a_book_this_account_may_only_comment_on_is_not_editable(sheets: Sheets)
     assert sheets.site.saves == [] and sheets.changed_outside() == []
 
 
+def test_a_write_over_a_hidden_row_writes_every_row_of_the_range(writer: Sheets) -> None:
+    values = [["six", 6], ["seven", 7], ["eight", 8]]  # row 7 of 'Raw data' is hidden
+    run = writer.run("write_range", spreadsheet="q3report", range="'Raw data'!B6:C8", values=values)
+    assert writer.changed_outside("q3report", "Raw data", "B6:C8") == []
+    assert run.ok, run
+    assert writer.grid("q3report", "Raw data", "B6:C8") == [["six", "6"], ["seven", "7"], ["eight", "8"]]
+
+
 # ------------------------------------------------------------------------------------------ append
 def appended_row(run: Run) -> int:
     """The 1-based first row of an append's ``range`` (``Notes!A5:B6`` -> 5)."""

@@ -91,6 +91,7 @@ class Tab:
     rows: int = 1000
     cols: int = 26
     protected: bool = False  # a protected sheet: an edit is refused with Sheets' dialog
+    hidden: set[int] = field(default_factory=set)  # hidden rows (0-based): Enter and arrows skip them
 
     def display(self, r: int, c: int) -> str:
         cell = self.cells.get((r, c))
@@ -213,6 +214,7 @@ def default_books() -> dict[str, Book]:
     summary.put(5, 0, "Total")
     summary.put(5, 2, "=SUM(C2:C4)")
     raw.put(24, 10, "far away")  # K25: the used range reaches past the block
+    raw.hidden.add(6)  # row 7 is hidden (its data stays, the grid skips it)
     raw.put(25, 0, '=""')  # A26: a formula that shows nothing, as =IFERROR(...,"") filled down does
     for r, typed in enumerate(["code", "17", "A-4", "9", "12"]):  # J1:J5, mixed types (gviz drops "A-4")
         raw.put(r, 9, typed)
@@ -382,6 +384,7 @@ class IndependentSheets:
                     "rows": t.rows,
                     "cols": t.cols,
                     "protected": t.protected,
+                    "hidden": sorted(t.hidden),
                     "cells": [[r, c, cell.display, cell.raw] for (r, c), cell in t.cells.items()],
                 }
                 for t in book.tabs
@@ -594,7 +597,7 @@ EDITOR_JS = r"""
   const boot = JSON.parse(document.querySelector(".zq-boot").textContent);
   const editable = boot.editable;
   const tabs = boot.tabs.map(t => ({
-    name: t.name, gid: t.gid, rows: t.rows, cols: t.cols, view: null,
+    name: t.name, gid: t.gid, rows: t.rows, cols: t.cols, view: null, hidden: new Set(t.hidden),
     cells: new Map(t.cells.map(([r, c, d, raw]) => [r + "," + c, { d, raw }])),
   }));
   const canvas = document.querySelector(".zq-canvas");
@@ -642,15 +645,29 @@ EDITOR_JS = r"""
     return a === b ? a : a + ":" + b;
   }
 
+  function shown(n) {  // the first n rows drawn from the top one, hidden rows skipped
+    const out = [];
+    for (let r = top; out.length < n && r < tab().rows; r++) if (!tab().hidden.has(r)) out.push(r);
+    return out;
+  }
+  const NR = Math.ceil((560 - HH) / RH);
+  function step(r, d) {  // the next row that is not hidden, as Enter and the arrows move
+    let n = r + d;
+    while (n >= 0 && n < tab().rows && tab().hidden.has(n)) n += d;
+    return n < 0 || n >= tab().rows ? r : n;
+  }
+
   function draw() {
     const W = canvas.width, H = canvas.height, t = tab();
-    const nr = Math.ceil((H - HH) / RH), nc = Math.ceil((W - HW) / CW);
+    const nr = Math.ceil((H - HH) / RH), nc = Math.ceil((W - HW) / CW), vis = shown(nr);
     g.clearRect(0, 0, W, H);
     g.font = "13px Arial";
     g.textBaseline = "middle";
     g.fillStyle = "rgba(26,115,232,0.12)";
-    g.fillRect(HW + (sel.c0 - left) * CW, HH + (sel.r0 - top) * RH,
-      (sel.c1 - sel.c0 + 1) * CW, (sel.r1 - sel.r0 + 1) * RH);
+    vis.forEach((r, i) => {
+      const wide = (sel.c1 - sel.c0 + 1) * CW;
+      if (r >= sel.r0 && r <= sel.r1) g.fillRect(HW + (sel.c0 - left) * CW, HH + i * RH, wide, RH);
+    });
     g.fillStyle = "#f8f9fa";
     g.fillRect(0, 0, W, HH);
     g.fillRect(0, 0, HW, H);
@@ -660,10 +677,10 @@ EDITOR_JS = r"""
     for (let j = 0; j <= nc; j++) line(HW + j * CW, 0, HW + j * CW, H);
     g.fillStyle = "#5f6368";
     for (let j = 0; j < nc; j++) g.fillText(colName(left + j), HW + j * CW + CW / 2 - 4, HH / 2);
-    for (let i = 0; i < nr; i++) g.fillText(String(top + i + 1), 8, HH + i * RH + RH / 2);
+    vis.forEach((r, i) => g.fillText(String(r + 1), 8, HH + i * RH + RH / 2));
     g.fillStyle = "#202124";
-    for (let i = 0; i < nr; i++) for (let j = 0; j < nc; j++) {
-      const x = t.cells.get((top + i) + "," + (left + j));
+    for (let i = 0; i < vis.length; i++) for (let j = 0; j < nc; j++) {
+      const x = t.cells.get(vis[i] + "," + (left + j));
       if (!x) continue;
       g.save();
       g.beginPath();
@@ -674,18 +691,18 @@ EDITOR_JS = r"""
     }
     g.strokeStyle = "#1a73e8";
     g.lineWidth = 2;
-    g.strokeRect(HW + (act.c - left) * CW, HH + (act.r - top) * RH, CW, RH);
+    if (vis.includes(act.r)) g.strokeRect(HW + (act.c - left) * CW, HH + vis.indexOf(act.r) * RH, CW, RH);
     g.lineWidth = 1;
   }
 
   function refresh() {
     const vr = Math.floor((canvas.height - HH) / RH) - 1, vc = Math.floor((canvas.width - HW) / CW) - 1;
-    if (act.r < top) top = act.r;
-    if (act.r >= top + vr) top = act.r - vr + 1;
+    if (act.r < top || !shown(vr).includes(act.r)) top = Math.max(0, act.r - Math.floor(vr / 2));
     if (act.c < left) left = act.c;
     if (act.c >= left + vc) left = act.c - vc + 1;
+    const at = shown(vr + 1).indexOf(act.r);
     box.style.left = HW + (act.c - left) * CW + "px";
-    box.style.top = HH + (act.r - top) * RH + "px";
+    box.style.top = (at < 0 ? -100 : HH + at * RH) + "px";
     box.style.width = CW + 1 + "px";
     box.style.height = RH + 1 + "px";
     if (document.activeElement !== nameBox) nameBox.value = label();
@@ -778,7 +795,7 @@ EDITOR_JS = r"""
   function arrow(k, extend) {
     const [dr, dc] = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[k];
     runCol = null;
-    if (!extend) return moveTo(act.r + dr, act.c + dc);
+    if (!extend) return moveTo(dr ? step(act.r, dr) : act.r, act.c + dc);
     const fr = clamp((sel.r0 === act.r ? sel.r1 : sel.r0) + dr, 0, tab().rows - 1);
     const fc = clamp((sel.c0 === act.c ? sel.c1 : sel.c0) + dc, 0, tab().cols - 1);
     select(act.r, act.c, fr, fc, act.r, act.c);
@@ -794,7 +811,7 @@ EDITOR_JS = r"""
   function enterKey(shift) {
     const c = shift ? act.c : runCol ?? act.c;
     runCol = null;
-    moveTo(act.r + (shift ? -1 : 1), c);
+    moveTo(step(act.r, shift ? -1 : 1), c);
   }
 
   function clearSelection() {
@@ -984,7 +1001,7 @@ EDITOR_JS = r"""
     if (x < 0 || y < 0) return;
     if (editing) commit();
     runCol = null;
-    const r = top + Math.floor(y / RH), c = left + Math.floor(x / CW);
+    const r = shown(NR)[Math.floor(y / RH)] ?? top, c = left + Math.floor(x / CW);
     if (e.shiftKey) select(act.r, act.c, r, c, act.r, act.c);
     else moveTo(r, c);
     box.focus();
