@@ -704,3 +704,20 @@ def test_values_that_are_not_rows_are_refused_before_anything_is_typed(sheets: S
     run = sheets.run("write_range", spreadsheet="q3report", range="Notes!B10", values=["a", "b"])
     assert run.status == "rejected", run
     assert sheets.site.saves == []
+
+
+def test_an_append_cut_off_by_its_deadline_is_repaired_in_place_by_its_retry(
+    open_sheets: Callable[..., Sheets],
+) -> None:
+    sheets = open_sheets()
+    sheets.site.paste = False  # typing only: the first attempt runs out of time mid-row
+    rows = [[f"p{r}.{c}" for c in range(10)] for r in range(2)]
+    first = sheets.run("append_rows", timeout=10, spreadsheet="q3report", sheet="Notes", rows=rows)
+    retry = sheets.run(
+        "append_rows", timeout=60, spreadsheet="q3report", sheet="Notes", rows=rows
+    )  # same memo
+    assert retry.ok, (first, retry)
+    start = appended_row(retry)
+    assert first.ok is False or first.result["range"] == retry.result["range"], (first, retry)
+    assert sheets.changed_outside("q3report", "Notes", f"A{start}:J{start + 1}") == []
+    assert sheets.grid("q3report", "Notes", f"A{start}:J{start + 2}") == [*rows, [""] * 10]
