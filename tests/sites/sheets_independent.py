@@ -15,8 +15,16 @@ block from the active cell (quoted fields keep tabs, newlines and doubled quotes
 larger selection that is a multiple of it is tiled, as Sheets tiles).
 
 The server holds the truth (:class:`Book`, :class:`Tab`); every commit is POSTed to ``/save`` and values are
-interpreted there as Sheets interprets typed input (``'`` literal text, numbers, TRUE/FALSE, ``=`` formulas
-with + - * / ^, cell references and SUM). The exports serve that state, to a signed-in browser only.
+interpreted there as Sheets interprets typed input (``'`` literal text, numbers shown in Sheets' Automatic
+format, TRUE/FALSE, ``=`` formulas with + - * / ^, cell references and SUM). The exports serve that state,
+to a signed-in browser only, and trim trailing empty rows and columns; gviz quotes every field, types a
+column by its majority (other values come back empty) and answers an unknown sheet name with the first.
+
+Real-service traps it also keeps: a hidden row (Enter and arrows skip it), a grid of only 20 rows with the
+"Add ... more rows at bottom" control, a protected tab (an edit is undone behind a modal dialog), a book
+"Comment only", a book this account cannot open ("You need access", 403), an editable book with a tab named
+"View only" and one with an apostrophe, a blank-looking ``=""`` formula row, and switches to make the exports
+fail, land on the sign-in page, make saves slow, or make the grid ignore paste (typing must then do).
 """
 
 from __future__ import annotations
