@@ -16,7 +16,9 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,6 +37,7 @@ _FETCH_JS = """async url => {
     const resp = await fetch(url, {credentials: 'include', redirect: 'manual'});
     return {status: resp.status, type: resp.headers.get('content-type') || '', text: await resp.text()};
 }"""
+MAX_READ = 200_000  # cells of one read_range: the whole rectangle is returned, empty cells included
 _CLIPBOARD_JS = "text => navigator.clipboard.writeText(text).then(() => '', e => String(e))"
 _FOCUSED_JS = "el => document.activeElement === el"
 
@@ -78,13 +81,14 @@ class Shaun(Agent):
         self._in_time(ctx, "waiting for the editor")
         return max(1.0, min(cap or self.cfg.ui_timeout, self._left(ctx)) * 1000)
 
-    def _in_time(self, ctx: ActionContext, doing: str, done: str = "") -> None:
-        """Stop cleanly while there is time left to say so: a screenshot, and what was changed."""
+    def _in_time(self, ctx: ActionContext, doing: str, done: Callable[[], str] | None = None) -> None:
+        """Stop cleanly while there is time left to say so: a screenshot, and (``done``) what was changed."""
         if self._left(ctx) > 0:
             return
+        note = done() if done is not None else ""
         self._screenshot(ctx, "deadline")
         raise DeadlineExceeded(
-            f"stopped {self.cfg.deadline_reserve:g}s before the deadline while {doing}{done}"
+            f"stopped {self.cfg.deadline_reserve:g}s before the deadline while {doing}{note}"
         )
 
     def _screenshot(self, ctx: ActionContext, step: str) -> None:
@@ -180,11 +184,13 @@ class Shaun(Agent):
         return [row for row in csv.reader(io.StringIO(resp["text"]))]
 
     # ------------------------------------------------------------------ the selection and edit rights
-    def _jump(self, ctx: ActionContext, cells: str) -> None:
-        """Select ``cells`` through the Name Box; fail, typing nothing, unless it shows exactly that."""
+    def _jump(self, ctx: ActionContext, cells: str, grow: bool = False) -> None:
+        """Select ``cells`` through the Name Box; fail, typing nothing, unless it shows exactly that.
+        ``grow``: a target below the grid's last row gets Sheets' "Add … more rows at bottom" once."""
         box = S.name_box(ctx.page)
         if not box.count():
             raise ctx.missing("name_box", "the editor shows no Name Box")
+        self._refused(ctx)
         box.click(timeout=self._ms(ctx))
         box.fill(cells, timeout=self._ms(ctx))
         box.press("Enter", timeout=self._ms(ctx))
@@ -194,10 +200,27 @@ class Shaun(Agent):
             if showing == cells.upper() and not box.evaluate(_FOCUSED_JS):
                 return
             if time.monotonic() > end:
+                add = S.add_rows_button(ctx.page)
+                if grow and add.count() == 1:
+                    add.click(timeout=self._ms(ctx))
+                    return self._jump(ctx, cells)
                 raise ctx.missing(
                     "name_box_jump", f"after a jump to {cells} the Name Box shows {showing!r}; nothing typed"
                 )
             ctx.page.wait_for_timeout(25)
+
+    def _refused(self, ctx: ActionContext) -> None:
+        """Sheets' modal for an edit of protected cells: dismissed, and the write fails saying so."""
+        dialog = S.protected_dialog(ctx.page)
+        if not dialog.count():
+            return
+        text = " ".join(dialog.first.inner_text(timeout=self._ms(ctx)).split())
+        button = S.dialog_button(dialog.first)
+        if button.count():
+            button.first.click(timeout=self._ms(ctx))
+        else:
+            ctx.page.keyboard.press("Escape")
+        raise TaskError(f"protected: the editor refused the edit: {text[:300]}")
 
     def _still_at(self, ctx: ActionContext, cells: str) -> None:
         showing = S.name_box(ctx.page).input_value(timeout=self._ms(ctx)).strip().upper()
@@ -247,6 +270,7 @@ class Shaun(Agent):
         start = last_change = time.monotonic()
         last: Grid | None = None
         while True:
+            self._refused(ctx)
             got = self._read(ctx, sid, tab, block.target.cells)
             if not block.diffs(got):
                 return got
@@ -258,7 +282,7 @@ class Shaun(Agent):
                 return got
             if now - start >= self.cfg.verify_timeout:
                 return got
-            self._in_time(ctx, "reading the write back", self._changed_note(block, got, done))
+            self._in_time(ctx, "reading the write back", partial(self._changed_note, block, got, done))
             ctx.page.wait_for_timeout(50)
 
     @staticmethod
@@ -299,7 +323,7 @@ class Shaun(Agent):
                 run.append(todo[i + len(run)])
             self._jump(ctx, str(run[0]))
             for n, cell in enumerate(run):
-                self._in_time(ctx, f"typing {cell}", self._typed_note(ctx, sid, tab, block))
+                self._in_time(ctx, f"typing {cell}", lambda: self._typed_note(ctx, sid, tab, block))
                 value = block.rows[cell.row - block.target.start.row][cell.col - block.target.start.col]
                 text = typed(value, block.formulas)
                 if not text:
@@ -334,6 +358,7 @@ class Shaun(Agent):
     def _write(self, ctx: ActionContext, sid: str, tab: Tab, block: Block) -> dict[str, Any]:
         """Pre-flight done: paste, read back, type what did not land, read back again."""
         top_left = str(block.target.start)
+        self._jump(ctx, str(block.target.end), grow=True)  # the whole block fits in the grid
         self._editable_at(ctx, top_left, sid)
         pasted = self._paste(ctx, block)
         got = self._settled(ctx, sid, tab, block, "") if pasted else block.before
@@ -394,10 +419,13 @@ class Shaun(Agent):
         sid = self._open(ctx, p.spreadsheet)
         tab = self._tab(ctx, rng.sheet)
         if not rng.whole:
-            return {
-                "range": str(Range(tab.name, rng.start, rng.end)),
-                "rows": self._read(ctx, sid, tab, rng.cells),
-            }
+            if rng.rows * rng.cols > MAX_READ:
+                raise Rejected(
+                    f"read at most {MAX_READ:,} cells at once; {p.range} has {rng.rows * rng.cols:,}"
+                )
+            got = self._read(ctx, sid, tab, rng.cells)  # an export may leave out empty trailing cells
+            rows = [[at(got, r, c) for c in range(rng.cols)] for r in range(rng.rows)]
+            return {"range": str(Range(tab.name, rng.start, rng.end)), "rows": rows}
         used = self._read(ctx, sid, tab, None)
         bounded = Range(tab.name, rng.start, rng.end, rng.whole).bounded(
             len(used), max((len(r) for r in used), default=0)
@@ -415,6 +443,11 @@ class Shaun(Agent):
         rng = parse_range(p.range)
         if rng.whole:
             raise Rejected(f"write_range takes a cell or a block, not whole rows or columns ({p.range})")
+        height, width = len(p.values), max(len(r) for r in p.values)
+        if rng.start != rng.end and (height > rng.rows or width > rng.cols):
+            raise Rejected(
+                f"the values ({height} rows x {width} columns) do not fit {p.range} ({rng.rows} x {rng.cols})"
+            )
         sid = self._open(ctx, p.spreadsheet)
         tab = self._tab(ctx, rng.sheet)
         block = self._prepare(ctx, sid, tab, rng.start, p.values, p.formulas)
@@ -458,10 +491,18 @@ class Shaun(Agent):
     def clear_range(self, ctx: ActionContext, p: RangeParams) -> dict[str, Any]:
         """Empty a block: the whole range selected and checked before Delete (else cell by cell)."""
         rng = parse_range(p.range)
-        if rng.whole:
-            raise Rejected(f"clear_range takes a cell or a block, not whole rows or columns ({p.range})")
         sid = self._open(ctx, p.spreadsheet)
         tab = self._tab(ctx, rng.sheet)
+        if rng.whole:  # A:C or 2:5: the part of it that holds data
+            used = self._read(ctx, sid, tab, None)
+            bounded = rng.bounded(len(used), max((len(r) for r in used), default=0))
+            if bounded is None:
+                return {
+                    "range": str(Range(tab.name, rng.start, rng.end, rng.whole)),
+                    "cleared": 0,
+                    "cells": 0,
+                }
+            rng = bounded
         blank: list[list[Value]] = [[None] * rng.cols for _ in range(rng.rows)]
         block = self._prepare(ctx, sid, tab, rng.start, blank, False)
         filled = [cell for cell, _, _ in block.diffs(block.before)]
@@ -473,7 +514,7 @@ class Shaun(Agent):
                 ctx.page.keyboard.press("Delete")
             except TaskError:  # the editor would not select the range: one verified cell at a time
                 for cell in filled:
-                    self._in_time(ctx, f"clearing {cell}", self._typed_note(ctx, sid, tab, block))
+                    self._in_time(ctx, f"clearing {cell}", lambda: self._typed_note(ctx, sid, tab, block))
                     self._jump(ctx, str(cell))
                     ctx.page.keyboard.press("Delete")
             got = self._settled(ctx, sid, tab, block, "")

@@ -7,8 +7,8 @@ from urllib.parse import quote, urlencode
 
 from playwright.sync_api import Locator, Page
 
-# A spreadsheet id as it appears in /spreadsheets/d/<id>/...
-SPREADSHEET_ID = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
+# A spreadsheet id as it appears in /spreadsheets/d/<id>/... or /spreadsheets/u/<n>/d/<id>/...
+SPREADSHEET_ID = re.compile(r"/spreadsheets/(?:u/\d+/)?d/([A-Za-z0-9_-]+)")  # also a /u/1/ account URL
 
 
 # Where Google sends a signed-out browser: accounts.google.com/ServiceLogin, /v3/signin/..., /signin/...
@@ -121,3 +121,22 @@ def view_only(page: Page) -> bool:
 
 def says_not_found(page: Page) -> bool:
     return page.get_by_text(NOT_FOUND_TEXT).count() > 0
+
+
+# Sheets' modal for an edit of a protected range: "You are trying to edit a protected cell or object. ..."
+PROTECTED_TEXT = re.compile(r"\bprotected\b", re.IGNORECASE)
+
+
+def protected_dialog(page: Page) -> Locator:
+    """A visible modal dialog saying the cells are protected."""
+    dialogs = page.get_by_role("dialog").or_(page.get_by_role("alertdialog"))
+    return dialogs.filter(has_text=PROTECTED_TEXT).filter(visible=True)
+
+
+def dialog_button(dialog: Locator) -> Locator:
+    return dialog.get_by_role("button", name=re.compile(r"^(OK|Got it|Close|Cancel)$", re.IGNORECASE))
+
+
+def add_rows_button(page: Page) -> Locator:
+    """Sheets' "Add [1000] more rows at bottom" control, under the grid's last row."""
+    return page.get_by_role("button", name=re.compile(r"^\s*Add\s*$", re.IGNORECASE)).filter(visible=True)

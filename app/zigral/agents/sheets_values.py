@@ -7,6 +7,8 @@ starts with ``=`` is entered as a formula.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 from zigral.agents.a1 import Cell, Range, column_name
@@ -59,6 +61,24 @@ def same(want: str, have: str) -> bool:
     return _plain(want) == _plain(have)
 
 
+def same_value(value: Value, want: str, have: str) -> bool:
+    """``have`` shows ``value``: as text, or for a number as Sheets displays it (``0.3333333333``,
+    ``1.5E+20``, ``1,200``: the number rounded to the digits shown)."""
+    if same(want, have):
+        return True
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    text = have.replace(",", "").strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return False
+    if math.isclose(number, value, rel_tol=1e-12, abs_tol=0.0):
+        return True
+    digits = len(re.sub(r"[eE].*$", "", text).replace("-", "").replace(".", "").lstrip("0"))
+    return digits > 0 and float(f"{float(value):.{digits}g}") == number
+
+
 def _plain(text: str) -> str:
     return text.replace("\u00a0", " ").replace("\r\n", "\n")
 
@@ -108,7 +128,10 @@ class Block:
             for c, value in enumerate(row):
                 want = shown(value, self.formulas)
                 have = at(got, r, c)
-                if want is not None and not same(want, have):
+                if want is None:  # a formula: its result is not known here, but it must show something
+                    if not have.strip() and str(value).strip() not in ('=""', "=''"):
+                        out.append((self.cell(r, c), f"the result of {value}", have))
+                elif not same_value(value, want, have):
                     out.append((self.cell(r, c), want, have))
         return out
 
