@@ -311,31 +311,32 @@ button{{margin:4px;padding:6px 12px;border-radius:16px;border:1px solid #0a66c2;
             status=404,
         )
 
+    def _more(self, items: list[tuple[str, str]]) -> str:
+        """The "More actions" dropdown (closed) with its menu items (accessible name, text)."""
+        menu = "".join(
+            f"""<li><div role="button" tabindex="0" aria-label="{label}" class="artdeco-dropdown__item"
+ {'onclick="openInvite()"' if label.startswith("Invite ") else ""}><span>{text}</span></div></li>"""
+            for label, text in items
+        )
+        return f"""<div class="artdeco-dropdown"><button aria-label="More actions" class="artdeco-dropdown__trigger"
+ type="button" onclick="toggleMore()"><span>More</span></button>
+<div class="artdeco-dropdown__content" hidden><ul>{menu}</ul></div></div>"""
+
     def _buttons(self, p: Profile) -> str:
         n = html.escape(p.name)
+        report = (f"Report or block {n}", "Report / Block")
         if p.state == "connect":
             return f"""<button aria-label="Invite {n} to connect" class="artdeco-button artdeco-button--primary
  pvs-profile-actions__action" type="button" onclick="openInvite()"><span class="artdeco-button__text">Connect</span></button>
-<button aria-label="Follow {n}" class="artdeco-button artdeco-button--secondary" type="button">
-<span class="artdeco-button__text">Follow</span></button>"""
-        if p.state == "more":
-            return f"""<button aria-label="Follow {n}" class="artdeco-button artdeco-button--primary" type="button">
-<span class="artdeco-button__text">Follow</span></button>
-<div class="artdeco-dropdown"><button aria-label="More actions" class="artdeco-dropdown__trigger" type="button"
- onclick="toggleMore()"><span>More</span></button>
-<div class="artdeco-dropdown__content" hidden><ul><li><div role="button" tabindex="0" aria-label="Invite {n} to connect"
- class="artdeco-dropdown__item" onclick="openInvite()"><span>Connect</span></div></li>
-<li><div role="button" tabindex="0" aria-label="Report or block {n}" class="artdeco-dropdown__item">
-<span>Report / Block</span></div></li></ul></div></div>"""
+{self._more([(f"Follow {n}", "Follow"), report])}"""
+        if p.state == "more":  # Connect only in the menu (LinkedIn's creators, members who prefer Follow)
+            return self._more([(f"Follow {n}", "Follow"), (f"Invite {n} to connect", "Connect"), report])
         if p.state == "pending":
             return f"""<button aria-label="Pending, click to withdraw invitation sent to {n}" class="artdeco-button
  artdeco-button--muted" type="button"><span class="artdeco-button__text">Pending</span></button>"""
         return f"""<button aria-label="Message {n}" class="artdeco-button artdeco-button--primary" type="button"
  onclick="openMessages()"><span class="artdeco-button__text">Message</span></button>
-<div class="artdeco-dropdown"><button aria-label="More actions" class="artdeco-dropdown__trigger" type="button"
- onclick="toggleMore()"><span>More</span></button>
-<div class="artdeco-dropdown__content" hidden><ul><li><div role="button" tabindex="0" aria-label="Remove your connection to {n}"
- class="artdeco-dropdown__item"><span>Remove Connection</span></div></li></ul></div></div>"""
+{self._more([(f"Remove your connection to {n}", "Remove Connection"), report])}"""
 
     def _experience(self, p: Profile) -> str:
         items = []
@@ -358,7 +359,8 @@ button{{margin:4px;padding:6px 12px;border-radius:16px;border:1px solid #0a66c2;
             meta = ""
             if sender != last:
                 s = html.escape(sender)
-                meta = f"""<div class="msg-s-message-group__meta"><a class="msg-s-event-listitem__link" href="/in/x/">
+                meta = f"""<div class="msg-s-message-group__meta"><h3 class="visually-hidden">{s} sent the following messages at 9:41 AM</h3>
+<a class="msg-s-event-listitem__link" href="/in/x/">
 <img class="msg-s-event-listitem__profile-picture" alt="{s}" width="32" height="32"
  src="data:image/gif;base64,R0lGODlhAQABAAAAACw="></a><span class="msg-s-message-group__name">{s}</span>
 <time class="msg-s-message-group__timestamp">9:41 AM</time></div>"""

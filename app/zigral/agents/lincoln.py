@@ -123,6 +123,11 @@ class Lincoln(Agent):
                 if delay >= 1:
                     ctx.page.wait_for_timeout(delay)
 
+    def _clear(self, ctx: ActionContext, field: Locator) -> None:
+        field.click()
+        ctx.page.keyboard.press("ControlOrMeta+A")
+        ctx.page.keyboard.press("Delete")
+
     # ------------------------------------------------------------------ navigation and hand-offs
     def url(self, path: str) -> str:
         return urljoin(self.cfg.base_url.rstrip("/") + "/", path.lstrip("/"))
@@ -157,6 +162,8 @@ class Lincoln(Agent):
                 return "a security checkpoint"
             if L.LOGIN_WALL.search(path) or L.password_field_anywhere(ctx.page).count():
                 return "the login wall (not signed in)"
+            if L.sign_in_links(ctx.page).count() and not L.me_photo(ctx.page).count():
+                return "the login wall (signed out: LinkedIn shows its public page)"
         except PlaywrightError:  # the page is navigating (an operator at work): ask again
             return "a page that is still loading"
         return None
@@ -171,10 +178,7 @@ class Lincoln(Agent):
     def _wait_for_human(self, ctx: ActionContext, reason: str) -> None:
         """Capture, report needs_human, wait until the page or the session says it is cleared."""
         ctx.capture("needs-human", html=False)
-        host = self.settings.web.public_host or "this VM"
-        ctx.report(
-            NEEDS_HUMAN, f"LinkedIn shows {reason}; clear it at http://{host}:{self.settings.web.port}/"
-        )
+        ctx.report(NEEDS_HUMAN, f"LinkedIn shows {reason}; clear it at {self.settings.web.public_url}")
         ctx.deadline.extend_to_at_least(self.cfg.human_wait + 30)
         start = time.monotonic()
         next_probe = start + self.cfg.recheck_interval
@@ -242,9 +246,15 @@ class Lincoln(Agent):
         error = L.login_error(ctx.page)
         if L.LOGIN_WALL.search(urlsplit(ctx.page.url).path) and error.count() and error.inner_text().strip():
             raise TaskError(f"LinkedIn refused the login: {error.inner_text().strip()}")
-        reason = self.blocker(ctx)
-        if reason is not None:
-            self._wait_for_human(ctx, reason)
+        path = urlsplit(ctx.page.url).path
+        if L.INTERSTITIAL.search(path):  # "Add a phone number", "Remember me": skipped, nothing to do
+            skip = L.skip_button(ctx.page)
+            if skip.count():
+                skip.click()
+        elif L.CHECKPOINT.search(path) or L.LOGIN_WALL.search(path):
+            reason = self.blocker(ctx)
+            if reason is not None:
+                self._wait_for_human(ctx, reason)
         return {**self.check_session(ctx, p), "already": False}
 
     # ------------------------------------------------------------------ search
@@ -253,30 +263,32 @@ class Lincoln(Agent):
         query: dict[str, str] = {"keywords": p.keywords, "origin": "GLOBAL_SEARCH_HEADER"}
         if p.network:
             query["network"] = json.dumps(p.network)
-        if p.location:
-            query["location"] = p.location
+        # LinkedIn's URL takes places as geo URNs, not names: the place is matched on each result's
+        # location line instead, so that a filter is never silently ignored.
+        where = p.location.casefold() if p.location else None
         pacer = self.plan(ctx, 1 + p.limit // 10)
         self.open(ctx, self.url(L.SEARCH_PEOPLE_PATH) + "?" + urlencode(query))
         self._pause(ctx, pacer)
         people: list[dict[str, Any]] = []
-        pages = 1
+        pages, seen = 1, 0
         while True:
             self._verify_search_url(ctx, p.keywords)
             found, total = read.read_search_page(ctx, self.cfg.ui_wait)
-            people.extend(found)
-            want = min(p.limit, total)
-            if len(people) >= want:
+            seen += len(found)
+            people.extend(x for x in found if where is None or where in x["location"].casefold())
+            if len(people) >= p.limit or seen >= total or pages >= L.MAX_SEARCH_PAGES:
+                checks = f"search URL carries keywords={p.keywords!r}; {seen} of {total} results read"
                 return {
                     "people": people[: p.limit],
                     "pages": pages,
                     "total": total,
-                    "verified": f"search URL carries keywords={p.keywords!r}; {total} results announced",
+                    "verified": checks + (f"; location matched {p.location!r}" if where else ""),
                 }
             nxt = L.next_page(ctx.page)
             if nxt.count():
                 nxt.scroll_into_view_if_needed()
             if not nxt.count() or not nxt.is_enabled():
-                raise ctx.missing("next_page", f"{len(people)} of {want} people read and no Next page")
+                raise ctx.missing("next_page", f"{seen} of {total} results read and no Next page")
             self._pause(ctx, pacer)
             with ctx.page.expect_navigation(wait_until="domcontentloaded"):
                 nxt.click()
@@ -400,9 +412,9 @@ class Lincoln(Agent):
             }
         self._pause(ctx, pacer)
         button.first.click()
-        box = L.message_box(page)
-        if not read.appears(box, self.cfg.ui_wait, "visible"):
-            raise ctx.missing("message_box", f"no message box after Message {name}")
+        box = read.conversation_box(ctx, name, self.cfg.ui_wait)
+        if box is None:
+            raise ctx.missing("message_box", f"no conversation with {name} after Message {name}")
         want = read.normalised(p.text)
         ours = [m for m in read.read_thread(ctx, box) if m["sender"] == me]
         # A redelivered command (a crash after Send) finds its text already last from us: not sent twice.
@@ -414,9 +426,10 @@ class Lincoln(Agent):
                 "verified": f"the thread's last message from {me} is this text",
             }
         ctx.take_quota("message")
+        self._clear(ctx, box)  # a draft LinkedIn kept (a run that stopped while typing) is not sent
         self._type(ctx, pacer, box, p.text)
         self._pause(ctx, pacer)
-        send = L.message_send(page)
+        send = L.message_send(box)
         if not send.count():
             raise ctx.missing("message_send", "no Send button in the message form")
         send.click()

@@ -24,11 +24,13 @@ from playwright.sync_api import Locator, Page
 LOGIN_PATH = "/login"
 FEED_PATH = "/feed/"
 SEARCH_PEOPLE_PATH = "/search/results/people/"
+MAX_SEARCH_PAGES = 100  # LinkedIn shows at most 100 pages of results
 PROFILE_PATH = re.compile(r"^/in/([^/?#]+)/?")
 
 # Paths that mean "a person must act": the login wall, a security checkpoint, a two-step code page.
 LOGIN_WALL = re.compile(r"/(login|authwall|uas/login|signup)\b")
 CHECKPOINT = re.compile(r"/checkpoint/")
+INTERSTITIAL = re.compile(r"^/check/")  # after a login: "Add a phone number for security" and the like
 NOT_FOUND_PATH = re.compile(r"^/(404|in/unavailable)/?")
 NOT_FOUND_HEADING = re.compile(r"(doesn.t exist|page not found|profile is not available)", re.I)
 DEGREE = re.compile(r"^[·•\s]*(1st|2nd|3rd\+?)$")
@@ -60,9 +62,24 @@ def login_error(page: Page) -> Locator:
     return page.locator("#error-for-password, #error-for-username, [role=alert]").first
 
 
+def sign_in_links(page: Page) -> Locator:
+    """A signed-out page's "Sign in" / "Join now" (LinkedIn serves public profiles to guests)."""
+    return page.get_by_role("link", name=re.compile(r"^(Sign in|Join now)\b")).or_(
+        page.get_by_role("button", name=re.compile(r"^(Sign in|Join now)\b"))
+    )
+
+
 def password_field_anywhere(page: Page) -> Locator:
     """A sign-in form on a page that is not the login page: a login wall over the target's URL."""
     return page.locator("input[type=password]")
+
+
+def skip_button(page: Page) -> Locator:
+    return (
+        page.get_by_role("button", name="Skip", exact=True)
+        .or_(page.get_by_role("link", name="Skip", exact=True))
+        .first
+    )
 
 
 def me_photo(page: Page) -> Locator:
@@ -214,11 +231,22 @@ return ls.length ? ls[0].text : null;
 """
 
 # Each entry (top-level list item) of a section as its lines: title, company, dates (Experience).
+# A company with several roles is one item whose nested items are the roles: each becomes
+# [title, company, its other lines...].
 ENTRIES_JS = r"""
+const top = a => !a.parentElement.closest('[aria-hidden="true"]') && !a.closest('h1,h2,h3,h4,h5,h6');
+const texts = (li, skip = []) => {
+  const own = [...li.querySelectorAll('[aria-hidden="true"]')].filter(top)
+    .filter(a => !skip.some(s => s.contains(a))).map(a => visibleText(a)).filter(Boolean);
+  if (own.length) return own;
+  return lines(li, 'button').filter(l => !skip.some(s => s.contains(l.first))).map(l => l.text);
+};
 const items = [...el.querySelectorAll('li')].filter(li => !li.parentElement.closest('li'));
-return items.map(li => {
-  const t = ariaTexts(li);
-  return t.length >= 3 ? t : lines(li, 'button').map(l => l.text);
+return items.flatMap(li => {
+  const roles = [...li.querySelectorAll('li')].filter(r => texts(r).length >= 2);
+  if (!roles.length) return [texts(li)];
+  const company = texts(li, roles)[0];
+  return roles.map(r => { const t = texts(r); return [t[0], company, ...t.slice(1)]; });
 });
 """
 
@@ -239,6 +267,10 @@ def connect_button(card: Locator, name: str, include_hidden: bool = False) -> Lo
 
 def more_button(card: Locator) -> Locator:
     return action_button(card, "More actions").or_(action_button(card, "More")).first
+
+
+def follow_button(card: Locator, name: str) -> Locator:
+    return action_button(card, f"Follow {name}")
 
 
 def pending_button(card: Locator, name: str) -> Locator:
@@ -281,18 +313,35 @@ def send_invitation(page: Page) -> Locator:
 
 
 # ------------------------------------------------------------------------- messaging
-def message_box(page: Page) -> Locator:
-    return (
-        page.get_by_role("textbox", name=re.compile(r"^Write a message"))
-        .or_(page.locator("div.msg-form__contenteditable[contenteditable=true]"))
-        .first
+def message_boxes(page: Page) -> Locator:
+    """Every open conversation's editor (LinkedIn keeps several bubbles open)."""
+    return page.get_by_role("textbox", name=re.compile(r"^Write a message")).or_(
+        page.locator("div.msg-form__contenteditable[contenteditable=true]")
     )
 
 
-def message_send(page: Page) -> Locator:
-    form = page.locator("form").filter(has=message_box(page))
+# Which editor (of message_boxes, evaluated with evaluate_all) belongs to the conversation with ``arg``:
+# its bubble is the nearest ancestor with a heading or a "Conversation with/Messaging with" label.
+CONVERSATION_JS = r"""(boxes, name) => {
+  const norm = t => (t || '').replace(/\s+/g, ' ').trim();
+  return boxes.findIndex(box => {
+    for (let e = box.parentElement; e && e !== document.body; e = e.parentElement) {
+      const label = e.getAttribute('aria-label') || '';
+      const m = label.match(/^(?:Conversation|Messaging) with (.+)$/);
+      if (m) return norm(m[1]) === name;
+      const h = e.querySelector('h1,h2,h3,h4');
+      if (h) return norm(h.innerText) === name;
+    }
+    return false;
+  });
+}"""
+
+
+def message_send(box: Locator) -> Locator:
+    """The Send button of the form around ``box``."""
+    form = box.locator("xpath=ancestor::form[1]")
     return (
-        page.locator("button.msg-form__send-button")
+        form.locator("button.msg-form__send-button")
         .or_(form.get_by_role("button", name="Send", exact=True))
         .first
     )
@@ -314,9 +363,13 @@ let sender = null;
 return items.map(li => {
   const named = li.querySelector('.msg-s-message-group__name');
   const photo = li.querySelector('img[alt]:not([alt=""])');
-  const who = named && visibleText(named) ? visibleText(named) : (photo ? photo.alt : null);
-  if (who) sender = who;
   const bodyEl = li.querySelector('.msg-s-event-listitem__body') || [...li.querySelectorAll('p')].pop();
+  const heading = [...li.querySelectorAll('*')]
+    .filter(e => !e.children.length && !(bodyEl && bodyEl.contains(e)))
+    .map(e => (e.textContent || '').match(/^\s*(.+?) sent the following messages? at\b/)).find(Boolean);
+  const who = named && visibleText(named) ? visibleText(named) : heading ? heading[1].trim()
+    : (photo ? photo.alt : null);
+  if (who) sender = who;
   const text = bodyEl ? bodyEl.innerText : (lines(li, 'time,a').pop() || {text: ''}).text;
   return {sender, text: (text || '').replace(/\s+/g, ' ').trim()};
 });

@@ -8,6 +8,7 @@ a silent ``None`` or an empty list in a successful result.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -82,16 +83,21 @@ class Relationship:
 
 
 def read_relationship(ctx: ActionContext, top: TopCard) -> Relationship:
+    """What can be done with this member. A "Message" button on a member who is not a 1st-degree
+    connection opens LinkedIn's InMail upsell: it is not messaging."""
     card = top.card
+    message = L.message_button(card, top.name).count() > 0
     rel = Relationship(
         pending=L.pending_button(card, top.name).count() > 0,
         connect=L.connect_button(card, top.name, include_hidden=True).count() > 0,
-        message=L.message_button(card, top.name).count() > 0,
+        message=message and top.degree == "1st",
     )
-    if top.degree == "1st" and not rel.message:
+    if top.degree == "1st" and not message:
         raise ctx.missing("message_button", f"{top.name} is a 1st-degree connection without Message")
-    if not (rel.pending or rel.connect or rel.message):
-        raise ctx.missing("profile_actions", f"none of Connect, Pending or Message for {top.name}")
+    # Only a visible Follow says "nothing else offered" (creators, members who restrict invitations).
+    follow_only = L.follow_button(card, top.name).count() > 0
+    if not (rel.pending or rel.connect or message or follow_only):
+        raise ctx.missing("profile_actions", f"none of Connect, Pending, Message or Follow for {top.name}")
     return rel
 
 
@@ -166,6 +172,19 @@ def read_search_page(ctx: ActionContext, wait_s: float) -> tuple[list[dict[str, 
     if total and not people:
         raise ctx.missing("search_results", f"the page announces {total} results and lists none")
     return people, total
+
+
+def conversation_box(ctx: ActionContext, name: str, wait_s: float) -> Locator | None:
+    """The editor of the open conversation with ``name`` (other bubbles may be open too), or None."""
+    boxes = L.message_boxes(ctx.page)
+    end = time.monotonic() + wait_s
+    while True:
+        index = int(boxes.evaluate_all(L.CONVERSATION_JS, name))
+        if index >= 0:
+            return boxes.nth(index)
+        if time.monotonic() > end:
+            return None
+        ctx.page.wait_for_timeout(100)
 
 
 def read_thread(ctx: ActionContext, box: Locator) -> list[dict[str, str]]:
