@@ -15,13 +15,15 @@ import pytest
 import redis
 
 from zigral import broker, fleet
+from zigral.actions import Action, NoParams
 from zigral.agents.base import Agent
-from zigral.config import RuntimeSettings, Settings, load_settings
+from zigral.config import QuotaLimit, RuntimeSettings, Settings, load_settings
 from zigral.constants import Names, command_route, parse_route
 from zigral.errors import Rejected
 from zigral.messages import Command
 from zigral.ops.queues import QueueStats
-from zigral.runtime.decisions import Finish, Reject
+from zigral.quotas import QuotaGate
+from zigral.runtime.decisions import Defer, Finish, Reject
 from zigral.runtime.memory import MemoryTransport, message
 from zigral.runtime.pipeline import Pipeline
 from zigral.runtime.settle import Redis
@@ -197,6 +199,54 @@ def test_a_command_that_expired_in_an_account_queue_is_recorded_expired(
     )
     assert isinstance(decision, Finish) and decision.status == "expired"
     assert (store.get(command["id"]) or {}).get("status") == "expired"
+
+
+class SharedAccount(Agent):
+    """An agent of two VMs signed in to one account, with a quota of 2 sends a day."""
+
+    name = "lincoln"
+
+    def site_actions(self) -> list[Action[Any]]:
+        return [Action("send", NoParams, lambda ctx, p: {"sent": True}, browser=False, quota="connect")]
+
+    @property
+    def quota_account(self) -> str:
+        return "shared"
+
+    @property
+    def quota_limits(self) -> dict[str, QuotaLimit]:
+        return {"connect": QuotaLimit(day=2)}
+
+
+def test_the_quota_of_an_account_two_vms_serve_adds_up_across_them(client: redis.Redis, names: Names) -> None:
+    rt = RuntimeSettings(namespace=names.namespace)
+    agent = SharedAccount(Settings(runtime=rt))
+    store = TaskStore(client, names, retention=300, events_maxlen=1000)
+    paths = {
+        vm: Pipeline(
+            rt,
+            agent,
+            store,
+            MemoryTransport(),
+            vm_id=vm,
+            owner=names.heartbeat_key("lincoln", vm, 1),
+            account="shared",
+            quotas=QuotaGate(client, names, "shared", agent.quota_limits),
+            redis=Redis(pause=lambda s: None, giving_up=lambda: True),
+        )
+        for vm in ("vm-a", "vm-b")
+    }
+    route = "acct.lincoln.shared.send"
+    first = paths["vm-a"].handle(message(body(action="send", account="shared"), routing_key=route))
+    second = paths["vm-b"].handle(message(body(action="send", account="shared"), routing_key=route))
+    waits = body(action="send", account="shared", max_age=2 * 86400)  # may wait for tomorrow's window
+    third = paths["vm-a"].handle(message(waits, routing_key=route))
+    assert (
+        isinstance(first, Finish)
+        and isinstance(second, Finish)
+        and first.status == second.status == "succeeded"
+    )
+    assert isinstance(third, Defer) and "'shared'" in third.note
 
 
 # ---------------------------------------------------------------------------- the queues on the real RabbitMQ
