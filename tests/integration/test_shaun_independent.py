@@ -178,6 +178,13 @@ def test_open_sheet_with_a_tab_activates_it_and_an_unknown_tab_fails_naming_the_
 
 
 # ------------------------------------------------------------------------------------------ read
+def test_a_read_follows_the_exports_redirect(sheets: Sheets) -> None:
+    """docs.google.com's export answers 307 (to the file server) before it sends the CSV."""
+    run = sheets.run("read_range", spreadsheet="q3report", range="Summary!A1:B2")
+    assert run.ok, run
+    assert run.result["rows"] == [["Item", "Qty"], ["Rent", "1"]]
+
+
 def test_read_range_on_a_second_tab_whose_name_has_a_space(sheets: Sheets) -> None:
     run = sheets.run("read_range", spreadsheet="q3report", range="'Raw data'!B2:D4")
     assert run.ok, run

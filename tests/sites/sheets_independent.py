@@ -311,6 +311,7 @@ class IndependentSheets:
         self.paste = True  # False: the grid ignores paste events (a writer must fall back to typing)
         self.export_signed_out = False  # True: the exports send the browser to the sign-in page
         self.save_delay = 0.0  # seconds each save takes on the server, as a slow network makes it
+        self.export_redirect = True  # the export answers 307 first, as docs.google.com does
 
     def reset(self) -> None:
         self.books = default_books()
@@ -319,6 +320,7 @@ class IndependentSheets:
         self.paste = True
         self.export_signed_out = False
         self.save_delay = 0.0
+        self.export_redirect = True
 
     def cookie(self, base: str) -> dict[str, Any]:
         return {"name": COOKIE, "value": self.token, "url": base}
@@ -451,6 +453,8 @@ class IndependentSheets:
 
     def _export(self, book: Book, req: Request) -> Response:
         q = {k: v[0] for k, v in parse_qs(req.query, keep_blank_values=True).items()}
+        if self.export_redirect and "ouid" not in q:  # the real export answers 307 to its file server
+            return 307, {"Location": f"{req.path}?{req.query}&ouid={self.token[:6]}"}, b""
         if self.export_status != 200:
             return (
                 self.export_status,
