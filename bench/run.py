@@ -613,16 +613,23 @@ def main() -> int:
     parser.add_argument(
         "--only-ops", action="store_true", help="rerun the ops exporter's cost into the existing results"
     )
+    parser.add_argument(
+        "--only-throughput",
+        action="store_true",
+        help="rerun the echo throughput against dramatiq into the existing results",
+    )
     args = parser.parse_args()
     q = args.quick
     results: dict[str, Any] = {"machine": machine(), "quick": q}
-    if args.only_profile or args.only_ops:
+    if args.only_profile or args.only_ops or args.only_throughput:
         results = json.loads((args.out / "latest.json").read_text())
         with serve() as server:
             server.page("/bench", PAGE)
             url = server.url("/bench")
             with private_stack(runtime={"allow_private": [url.split("/")[2]]}) as settings:
-                if args.only_profile:
+                if args.only_throughput:
+                    results["throughput"] = throughput(settings, 20 if q else 500, 1 if q else 3)
+                elif args.only_profile:
                     results["profile"] = profile_agent(settings, url, 10 if q else 200)
                 else:
                     results["ops"] = ops_cost(settings, url, 5 if q else 100, 2 if q else 60)

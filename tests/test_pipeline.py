@@ -488,18 +488,22 @@ def test_a_quota_that_reopens_after_the_max_age_rejects_the_command(rig: Rig) ->
 
 
 # ---------------------------------------------------------------------------- Redis outages and reports
-def test_a_redis_outage_is_waited_out_then_the_command_runs(rig: Rig) -> None:
-    calls = {"n": 0}
-    real = rig.store.stored_result
+def test_a_redis_outage_is_waited_out_then_the_command_runs(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zigral.runtime import pipeline
 
-    def flaky(task_id: str) -> Any:
+    calls = {"n": 0}
+    real = pipeline.claim
+
+    def flaky(*args: Any) -> Any:
         calls["n"] += 1
         if calls["n"] < 3:
             raise StateUnavailable("Redis: ConnectionError: refused")
-        return real(task_id)
+        return real(*args)
 
     rig.pipeline.redis.giving_up = lambda: False
-    rig.store.stored_result = flaky  # type: ignore[method-assign]
+    monkeypatch.setattr(pipeline, "claim", flaky)
     assert isinstance(rig.send(cmd()), Finish) and calls["n"] == 3
 
 
@@ -521,3 +525,23 @@ def test_a_bug_in_a_step_dead_letters_the_message_and_the_agent_serves_on(
     rig.pipeline.steps[3] = broken
     decision = rig.send(cmd())
     assert isinstance(decision, DeadLetter) and "internal error in broken" in decision.reason
+
+
+def test_one_claim_counts_records_running_and_hands_over_the_memo_and_the_final_write_frees_the_lock(
+    rig: Rig,
+) -> None:
+    body = cmd()
+    rig.store.remember(body["id"], "appended_at", 42)
+    seen: list[dict[str, Any]] = []
+    executor = rig.pipeline.executor
+
+    def spy(job: Job, deadline: Deadline, memo: dict[str, Any]) -> Outcome | None:
+        seen.append(memo)
+        return executor(job, deadline, memo)
+
+    rig.pipeline.executor = spy
+    assert isinstance(rig.send(body), Finish)
+    assert seen == [{"appended_at": 42}]
+    assert rig.store.client.exists(rig.names.lock_key(body["id"])) == 0
+    events = [(e.status, e.attempt) for _, e in rig.store.events() if e.id == body["id"]]
+    assert events == [("running", 1), ("succeeded", 1)]

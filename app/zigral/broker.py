@@ -186,10 +186,16 @@ def _carried(
 
 
 class Publisher:
-    """Publishes with publisher confirms and ``mandatory``: a message that reaches no queue is an error."""
+    """Publishes with publisher confirms and ``mandatory``: a message that reaches no queue is an error.
 
-    def __init__(self, channel: BlockingChannel, names: Names) -> None:
+    Status events may go through ``events``, a channel without confirms: they are in the Redis stream
+    already, nothing is lost when one is, and not waiting for their confirm is most of an echo's cost.
+    They keep their order among themselves (one channel).
+    """
+
+    def __init__(self, channel: BlockingChannel, names: Names, events: BlockingChannel | None = None) -> None:
         self.channel = channel
+        self.events_channel = events
         self.names = names
         self._addressed: set[tuple[str, str | None, str | None]] = set()  # queues this channel declared
         channel.confirm_delivery()
@@ -201,9 +207,10 @@ class Publisher:
         body: bytes,
         props: pika.BasicProperties,
         mandatory: bool = True,
+        channel: BlockingChannel | None = None,
     ) -> None:
         try:
-            self.channel.basic_publish(exchange, routing_key, body, props, mandatory=mandatory)
+            (channel or self.channel).basic_publish(exchange, routing_key, body, props, mandatory=mandatory)
         except pika.exceptions.UnroutableError:
             raise Unroutable(
                 f"no queue is bound to {exchange or '(default)'!r} for {routing_key!r}"
@@ -263,7 +270,8 @@ class Publisher:
         it) without returning it, which pika would log as a warning twice per command."""
         props = pika.BasicProperties(content_type="application/json", delivery_mode=PERSISTENT)
         routing_key = f"task.{event.agent}.{event.status}"
-        self._publish(self.names.events_exchange, routing_key, event.encode(), props, mandatory=False)
+        body = event.encode()
+        self._publish(self.names.events_exchange, routing_key, body, props, False, self.events_channel)
 
     def agent_event(self, agent: str, kind: str, data: dict[str, Any]) -> None:
         """An event about the agent itself (``agent.<agent>.needs_human``, ``agent.<agent>.session_ok``)."""

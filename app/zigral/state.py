@@ -53,6 +53,8 @@ redis.call('hsetnx', KEYS[1], 'action', ARGV[5])
 redis.call('expire', KEYS[1], ARGV[1])
 return n
 """
+# KEYS: a run lock. ARGV: its owner. Delete only our own lock: compare and delete atomically.
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 # KEYS: a key. ARGV: a value, a TTL (0: none). Set it if absent; the value it holds.
 _AUTO_ID = """
 if redis.call('set', KEYS[1], ARGV[1], 'NX') and tonumber(ARGV[2]) > 0 then
@@ -232,9 +234,15 @@ class TaskStore:
         result: Any = None,
         error: str | None = None,
         captures: list[str] | None = None,
+        attempt: int | None = None,
+        release: str | None = None,
         **extra: float | str,
     ) -> Result:
-        """Record a status change: the record, its history, the index and the events stream at once."""
+        """Record a status change: the record, its history, the index and the events stream at once.
+
+        ``attempt``: the attempt count when the caller knows it (saves reading it); ``release``: the owner
+        whose run lock is released in the same round trip.
+        """
         now = time.time()
         key = self.names.task_key(command.id)
         fields: dict[str, Any] = {
@@ -259,23 +267,26 @@ class TaskStore:
             fields["error"] = error
         if captures:
             fields["captures"] = json.dumps(captures)
-        attempts = self.client.hget(key, "attempts")
+        if attempt is None:
+            attempt = int(cast(str, self.client.hget(key, "attempts")) or 0)
         event = Result(
             id=command.id,
             agent=command.agent,
             action=command.action,
             status=status,
-            attempt=int(cast(str, attempts) or 0),
+            attempt=attempt,
             vm_id=vm_id,
             result=result,
             error=error,
             captures=captures or [],
             at=now,
         )
-        self._commit(command.id, fields, event)
+        self._commit(command.id, fields, event, release)
         return event
 
-    def _commit(self, task_id: str, fields: dict[str, Any], event: Result) -> None:
+    def _commit(
+        self, task_id: str, fields: dict[str, Any], event: Result, release: str | None = None
+    ) -> None:
         """The record, its history, the recent index and the events stream, in one MULTI/EXEC."""
         key = self.names.task_key(task_id)
         history = json.dumps(
@@ -293,6 +304,8 @@ class TaskStore:
         pipe.xadd(
             self.names.events_stream, {"event": event.encode()}, maxlen=self.events_maxlen, approximate=True
         )
+        if release is not None:
+            pipe.eval(_RELEASE, 1, self.names.lock_key(task_id), release)
         pipe.execute()
 
     @translated
@@ -354,12 +367,7 @@ class TaskStore:
 
     @translated
     def release(self, task_id: str, owner: str) -> None:
-        key = self.names.lock_key(task_id)
-        # Delete only our own lock: compare and delete atomically.
-        script = (
-            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
-        )
-        self.client.eval(script, 1, key, owner)
+        self.client.eval(_RELEASE, 1, self.names.lock_key(task_id), owner)
 
     # ------------------------------------------------------------------ heartbeats
     @translated

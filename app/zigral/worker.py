@@ -196,7 +196,7 @@ class Worker:
                 consume, self.names, self.agent.name, vm_id=self.settings.vm_id, serving=True
             ),
         ]
-        self._publisher = broker.Publisher(conn.channel(), self.names)
+        self._publisher = broker.Publisher(conn.channel(), self.names, events=conn.channel())
         self.delay = FIRST_RECONNECT_DELAY  # connected: the next outage starts its backoff afresh
         self.outbox.flush(self._publisher)  # agent events that happened while RabbitMQ was away
         consume.basic_qos(prefetch_count=self.rt.prefetch)

@@ -6,12 +6,15 @@ A step returns None to go on, or one decision; ``settle.settle`` carries the dec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pika
 
 from zigral.actions import Action
 from zigral.messages import Command, Result
+
+if TYPE_CHECKING:
+    from zigral.runtime.claim import Claim
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class Job:
     tracked: bool = False  # a crash count or a generated id in Redis to forget once settled
     started: float = 0.0
     outcome: Outcome | None = None
+    claim: Claim | None = None  # what the claim step found (runtime/claim.py)
 
     @property
     def task_id(self) -> str | None:

@@ -32,6 +32,7 @@ from zigral.errors import (
 from zigral.logs import current_task
 from zigral.messages import Command, fingerprint, parse_body, peek_id, valid_id
 from zigral.quotas import QuotaFull, QuotaGate
+from zigral.runtime.claim import claim
 from zigral.runtime.decisions import (
     DeadLetter,
     Decision,
@@ -117,10 +118,9 @@ class Pipeline:
         self.steps: list[Callable[[Job], Decision | None]] = [
             self.crash_guard,
             self.decode,
-            self.dedupe,
-            self.expiry,
             self.resolve,
-            self.lock,
+            self.expiry,
+            self.claim,
             self.quota,
             self.count_attempt,
             self.execute,
@@ -263,19 +263,18 @@ class Pipeline:
             or f"invalid-{job.fingerprint[:16]}"
         )
 
-    def dedupe(self, job: Job) -> Decision | None:
-        assert job.command is not None
-        stored = self.redis(self.store.stored_result, job.command.id)
-        return Republish(stored) if stored is not None else None
-
     def expiry(self, job: Job) -> Decision | None:
+        """Too old to run: ``expired``, unless the id is done already (its result is published again)."""
         command = job.command
         assert command is not None
-        if job.broker_expired:
-            return Finish(EXPIRED, error="expired in the broker (the message's AMQP expiration passed)")
         max_age = command.max_age or self.rt.default_max_age
         age = time.time() - command.created_at
-        if age > max_age:
+        if job.broker_expired or age > max_age:
+            stored = self.redis(self.store.stored_result, command.id)
+            if stored is not None:
+                return Republish(stored)
+            if job.broker_expired:
+                return Finish(EXPIRED, error="expired in the broker (the message's AMQP expiration passed)")
             return Finish(EXPIRED, error=f"arrived {age:.0f}s after creation, max age {max_age:.0f}s")
         if -age > max_age:
             return Reject(f"created_at lies {-age:.0f}s in the future, more than its max age", command.id)
@@ -291,18 +290,29 @@ class Pipeline:
             return Reject(str(exc), job.command.id)
         return None
 
-    def lock(self, job: Job) -> Decision | None:
-        command = job.command
-        assert command is not None
+    def claim(self, job: Job) -> Decision | None:
+        """Done already (republished), held by a live worker (looked at later), or ours: locked, and for
+        an action without a quota also counted and ``running``, in one round trip (runtime/claim.py)."""
+        command, action = job.command, job.action
+        assert command is not None and action is not None
         ttl = self.timeout(command) + HARD_GRACE + 30
-        holder = self.redis(self.store.acquire, command.id, self.owner, ttl)
-        if holder is not None and holder != self.owner:
-            if self.redis(self.store.is_alive, holder):
-                log.info("task %s is being worked on by %s; looking again later", command.id, holder)
+        begin = action.quota is None or self.quotas is None
+        args = (self.store, command, self.owner, ttl, self.vm_id, self.rt.max_attempts, begin)
+        found = self.redis(claim, *args)
+        if found.kind == "done":
+            stored = self.redis(self.store.stored_result, command.id)
+            return Republish(stored) if stored is not None else Retry(BUSY_RETRY_DELAY)
+        if found.kind == "held":
+            if self.redis(self.store.is_alive, found.holder):
+                log.info("task %s is being worked on by %s; looking again later", command.id, found.holder)
                 return Retry(BUSY_RETRY_DELAY)
-            log.warning("task %s was held by %s, which is gone; taking it over", command.id, holder)
+            log.warning("task %s was held by %s, which is gone; taking it over", command.id, found.holder)
             self.redis(self.store.take_over, command.id, self.owner, ttl)
+            found = self.redis(claim, *args)
         job.locked = True
+        job.claim = found
+        if found.kind == "over":
+            return self._gave_up(found.attempt, found.error)
         return None
 
     def quota(self, job: Job) -> Decision | None:
@@ -331,22 +341,32 @@ class Pipeline:
         return Defer(delay, f"{what}; deferred until {when}")
 
     def count_attempt(self, job: Job) -> Decision | None:
+        """The attempt is counted (by the claim, or here after a quota was taken); past max, it fails."""
         command = job.command
         assert command is not None
+        if job.claim is not None and job.claim.kind == "run":
+            job.attempt = job.claim.attempt
+            return None
         job.attempt = self.redis(self.store.begin_attempt, command)
         if job.attempt <= self.rt.max_attempts:
             return None
         record = self.redis(self.store.get, command.id) or {}
-        last = record.get("error") or "the agent died while running it"
-        reason = f"gave up after {job.attempt - 1} attempts (max {self.rt.max_attempts}): {last}"
+        return self._gave_up(job.attempt, record.get("error") or "")
+
+    def _gave_up(self, attempt: int, last: str) -> Decision:
+        last = last or "the agent died while running it"
+        reason = f"gave up after {attempt - 1} attempts (max {self.rt.max_attempts}): {last}"
         return Finish(FAILED, error=reason, dead_letter=True)
 
     def execute(self, job: Job) -> Decision | None:
         command = job.command
         assert command is not None and job.action is not None
-        event = self.settler.transition(command, RUNNING)
+        if job.claim is not None and job.claim.event is not None:  # recorded running by the claim
+            event, memo = job.claim.event, job.claim.memo
+        else:
+            event = self.settler.transition(command, RUNNING, attempt=job.attempt)
+            memo = (self.redis(self.store.get, command.id) or {}).get("memo", {})
         self.settler.best_effort(event)
-        memo = (self.redis(self.store.get, command.id) or {}).get("memo", {})
         for hook in self.hooks:
             hook.before_execute(job)
         outcome: Outcome | None = None

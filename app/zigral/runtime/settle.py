@@ -67,8 +67,11 @@ class Redis:
 class Settler:
     """Carries out decisions for one agent."""
 
-    def __init__(self, agent: str, vm_id: str, store: TaskStore, transport: Transport, redis: Redis) -> None:
+    def __init__(
+        self, agent: str, vm_id: str, store: TaskStore, transport: Transport, redis: Redis, owner: str = ""
+    ) -> None:
         self.agent = agent
+        self.owner = owner  # whose run locks this settler releases with the final write
         self.vm_id = vm_id
         self.store = store
         self.transport = transport
@@ -114,13 +117,8 @@ class Settler:
         msg = job.message
         if isinstance(decision, Finish):
             error = safe_text(decision.error) if decision.error is not None else None
-            event = self.transition(
-                command,
-                decision.status,
-                result=decision.result,
-                error=error,
-                captures=list(decision.captures),
-            )
+            captures = list(decision.captures)
+            event = self._record(job, decision.status, result=decision.result, error=error, captures=captures)
             self._tell(msg, event)
             if decision.dead_letter:
                 self.transport.dead_letter(self.agent, msg, decision.status, error or "")
@@ -130,14 +128,21 @@ class Settler:
             if decision.note is not None:
                 log.warning("task %s %s", command.id, decision.note)
                 note = safe_text(decision.note)
-                self.best_effort(
-                    self.transition(command, QUEUED, error=note, captures=list(decision.captures))
-                )
+                self.best_effort(self._record(job, QUEUED, error=note, captures=list(decision.captures)))
             self.transport.retry(self.agent, msg, decision.delay)
         else:
             log.info("task %s %s", command.id, decision.note)
-            self.best_effort(self.transition(command, DEFERRED, error=safe_text(decision.note)))
+            self.best_effort(self._record(job, DEFERRED, error=safe_text(decision.note)))
             self.transport.retry(self.agent, msg, decision.delay, deferred=True)
+
+    def _record(self, job: Job, status: str, **fields: Any) -> Result:
+        """The job's status change, its run lock released in the same round trip."""
+        assert job.command is not None
+        release = self.owner if job.locked and self.owner else None
+        event = self.transition(job.command, status, attempt=job.attempt or None, release=release, **fields)
+        if release is not None:
+            job.locked = False
+        return event
 
     def transition(self, command: Command, status: str, **fields: Any) -> Result:
         return self.redis(self.store.transition, command, status, self.vm_id, **fields)
