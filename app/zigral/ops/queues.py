@@ -81,6 +81,7 @@ def from_management(settings: Settings, queues: list[str], timeout: float = 3.0)
             raise
         if not isinstance(data, dict):
             raise ValueError(f"unexpected answer for {name}")
+        _require_figures(data, name)
         stamp = data.get("head_message_timestamp")
         ready = int(data.get("messages_ready") or 0)
         age = max(0.0, now - float(stamp)) if isinstance(stamp, int | float) and stamp else None
@@ -114,6 +115,7 @@ def matching_from_management(settings: Settings, regex: str, timeout: float = 3.
             raise ValueError("unexpected answer to a queue listing")
         pages = int(data.get("page_count") or 0)
         for item in data["items"]:
+            _require_figures(item, str(item.get("name")))
             stamp = item.get("head_message_timestamp")
             ready = int(item.get("messages_ready") or 0)
             age = max(0.0, now - float(stamp)) if isinstance(stamp, int | float) and stamp else None
@@ -129,6 +131,13 @@ def matching_from_management(settings: Settings, regex: str, timeout: float = 3.
             )
         page += 1
     return out
+
+
+def _require_figures(data: dict[str, object], name: str) -> None:
+    """For a few seconds after a broker restart the API lists a queue without its figures: not 0 commands
+    (1,000 waiting would read as none), but no answer, so that the caller asks over AMQP instead."""
+    if "messages_ready" not in data:
+        raise ValueError(f"the management API has no figures for {name} yet")
 
 
 def from_amqp(settings: Settings, queues: list[str]) -> list[QueueStats]:
