@@ -202,3 +202,47 @@ def test_a_recycle_hold_gives_back_what_waits_and_consuming_resumes_after(
     worker.holds._checked_at = -1e9  # look at the keys now, not in 0.25 s
     worker._hold_or_resume(channel)  # type: ignore[arg-type]
     assert worker.held is None and len(worker._consumers) >= 2  # the agent queue and its expired queue
+
+
+def test_a_browser_action_runs_on_the_browser_thread_while_the_connection_is_serviced(
+    worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time as clock
+
+    from zigral.deadline import Deadline
+    from zigral.generic import GENERIC
+    from zigral.runtime.decisions import Job, Outcome
+
+    def slow(job: Job, deadline: Deadline, memo: dict[str, Any]) -> Outcome:
+        worker.runner.reports.put(("needs_human", "a checkpoint"))
+        clock.sleep(0.3)
+        return Outcome("succeeded", {"title": "t"})
+
+    monkeypatch.setattr(worker.runner, "run", slow)
+    reported: list[tuple[str, str | None]] = []
+    monkeypatch.setattr(worker.pipeline, "report", lambda job, status, note: reported.append((status, note)))
+    command = Command(agent="shaun", action="navigate", params={"url": "https://example.com/"})
+    job = Job(message(command.model_dump(mode="json")), "fp", command=command, action=GENERIC["navigate"])
+    outcome = worker._execute(job, Deadline(10), {})
+    assert outcome is not None and outcome.result == {"title": "t"}
+    assert reported == [("needs_human", "a checkpoint")]
+
+
+def test_a_signed_out_site_holds_the_queue_and_says_so_once(
+    worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zigral.actions import Action, NoParams
+
+    class Site(Echoer):
+        canary_action = "check_session"
+
+        def site_actions(self) -> list[Action[Any]]:
+            return [Action("check_session", NoParams, lambda ctx, p: {"logged_in": False})]
+
+    worker.agent = Site(worker.settings)
+    monkeypatch.setattr(worker.browser, "run", lambda deadline, work, navigates=False: {"logged_in": False})
+    worker._run_canary()
+    worker._run_canary()
+    assert worker.holds.human_reason is not None and "signed out" in worker.holds.human_reason
+    assert worker.metrics.registry.get_sample_value("zigral_agent_needs_human", {"agent": "shaun"}) == 1
+    assert [kind for _agent, kind, _data in worker.outbox._pending] == ["needs_human"]  # once, not twice
