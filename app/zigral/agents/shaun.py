@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from zigral.actions import Action, ActionContext, NoParams
 from zigral.agents import sheets_locators as S
@@ -31,12 +32,13 @@ from zigral.agents.base import Agent
 from zigral.agents.sheets_params import AppendParams, FindParams, OpenParams, RangeParams, WriteParams
 from zigral.agents.sheets_values import Block, Grid, Value, at, span_text, tsv, typed
 from zigral.config import Settings
-from zigral.errors import DeadlineExceeded, Rejected, Retryable, TaskError
+from zigral.errors import DeadlineExceeded, LocatorMissing, Rejected, Retryable, TaskError, first_line
 
 _FETCH_JS = """async url => {
     const resp = await fetch(url, {credentials: 'include', redirect: 'manual'});
     return {status: resp.status, type: resp.headers.get('content-type') || '', text: await resp.text()};
 }"""
+MIN_STEP = 0.5  # seconds above the deadline reserve below which no new UI step starts
 MAX_READ = 200_000  # cells of one read_range: the whole rectangle is returned, empty cells included
 _CLIPBOARD_JS = "text => navigator.clipboard.writeText(text).then(() => '', e => String(e))"
 _FOCUSED_JS = "el => document.activeElement === el"
@@ -79,11 +81,11 @@ class Shaun(Agent):
     def _ms(self, ctx: ActionContext, cap: float | None = None) -> float:
         """A UI wait: at most ``ui_timeout`` (or ``cap``) seconds, and never into the deadline reserve."""
         self._in_time(ctx, "waiting for the editor")
-        return max(1.0, min(cap or self.cfg.ui_timeout, self._left(ctx)) * 1000)
+        return min(cap or self.cfg.ui_timeout, self._left(ctx)) * 1000
 
     def _in_time(self, ctx: ActionContext, doing: str, done: Callable[[], str] | None = None) -> None:
         """Stop cleanly while there is time left to say so: a screenshot, and (``done``) what was changed."""
-        if self._left(ctx) > 0:
+        if self._left(ctx) > MIN_STEP:
             return
         note = done() if done is not None else ""
         self._screenshot(ctx, "deadline")
@@ -311,8 +313,24 @@ class Shaun(Agent):
         return True
 
     def _type_cells(self, ctx: ActionContext, sid: str, tab: Tab, block: Block, cells: list[Cell]) -> None:
-        """Type ``cells`` of the block, each after its own verified jump (a run of a row after one jump)."""
-        if any("\t" in typed(v, block.formulas) for row in block.rows for v in row):
+        """Type ``cells`` of the block; stopped (deadline, a stalled editor), it names the cells changed."""
+        try:
+            self._type_runs(ctx, block, cells)
+        except DeadlineExceeded as exc:
+            raise DeadlineExceeded(f"{exc}{self._typed_note(ctx, sid, tab, block)}") from None
+        except PlaywrightTimeoutError as exc:
+            note = self._typed_note(ctx, sid, tab, block)
+            self._screenshot(ctx, "stalled")
+            error = DeadlineExceeded if self._left(ctx) < 2 * MIN_STEP else TaskError
+            raise error(f"typing stopped: {first_line(exc)}{note}") from None
+
+    def _type_runs(self, ctx: ActionContext, block: Block, cells: list[Cell]) -> None:
+        """Each run of adjacent cells of a row after its own verified jump, Tab between, Enter after."""
+        values = {
+            cell: block.rows[cell.row - block.target.start.row][cell.col - block.target.start.col]
+            for cell in cells
+        }
+        if any("\t" in typed(v, block.formulas) for v in values.values()):
             raise TaskError("a value holds a tab, which only a paste can put in a cell, and the paste failed")
         keyboard = ctx.page.keyboard
         todo = sorted(cells, key=lambda x: (x.row, x.col))
@@ -323,9 +341,8 @@ class Shaun(Agent):
                 run.append(todo[i + len(run)])
             self._jump(ctx, str(run[0]))
             for n, cell in enumerate(run):
-                self._in_time(ctx, f"typing {cell}", lambda: self._typed_note(ctx, sid, tab, block))
-                value = block.rows[cell.row - block.target.start.row][cell.col - block.target.start.col]
-                text = typed(value, block.formulas)
+                self._in_time(ctx, f"typing {cell}")
+                text = typed(values[cell], block.formulas)
                 if not text:
                     keyboard.press("Delete")
                 for k, line in enumerate(text.split("\n")):
@@ -461,10 +478,10 @@ class Shaun(Agent):
         if start_row is None:
             start_row = len(self._read(ctx, sid, tab, None))
             ctx.remember("append_row", start_row)
-        block = self._prepare(ctx, sid, tab, Cell(int(start_row), 0), p.rows, p.formulas)
-        if not block.diffs(block.before):
-            return {"range": str(block.target), "rows": len(p.rows), "verified": True, "already": True}
         try:
+            block = self._prepare(ctx, sid, tab, Cell(int(start_row), 0), p.rows, p.formulas)
+            if not block.diffs(block.before):
+                return {"range": str(block.target), "rows": len(p.rows), "verified": True, "already": True}
             result = self._write(ctx, sid, tab, block)
         except DeadlineExceeded as exc:  # the retry writes the same rows (memo) and repairs them
             raise Retryable(f"append interrupted, to be repaired on retry: {exc}") from None
@@ -512,7 +529,7 @@ class Shaun(Agent):
             try:
                 self._jump(ctx, rng.cells)
                 ctx.page.keyboard.press("Delete")
-            except TaskError:  # the editor would not select the range: one verified cell at a time
+            except LocatorMissing:  # the editor would not select the range: one verified cell at a time
                 for cell in filled:
                     self._in_time(ctx, f"clearing {cell}", lambda: self._typed_note(ctx, sid, tab, block))
                     self._jump(ctx, str(cell))
