@@ -4,9 +4,13 @@ import os
 import socket
 import subprocess
 
+import pytest
+
 from zigral.peers import peer_uid, uid_allowed
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # the venv's may sit where another user cannot go
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, another uid)")
 
 
 def test_the_owner_of_a_loopback_connection_is_read_from_the_kernel() -> None:

@@ -25,6 +25,8 @@ def test_secrets_are_generated_once_private_and_never_overwritten(tmp_path: Path
         p.secrets_dir / "x11.cookie",
         p.state_dir / "web-tls.crt",
         p.secrets_dir / "web-tls.key",
+        p.secrets_dir / "egress-door.password",
+        p.state_dir / "egress-door.passwd",
     }
     first = {path: path.read_bytes() for path in created}
     assert stat.S_IMODE(p.web_password_file.stat().st_mode) == 0o600

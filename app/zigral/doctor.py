@@ -141,17 +141,27 @@ def _egress(settings: Settings) -> str:
         return "disabled (ZIGRAL_EGRESS__ENABLED=false): the browser goes direct"
     port = settings.egress.port
     probes.tcp(port)
-    # The policy is loaded when the proxy refuses the stack's own CDP port.
-    status, headers, _ = probes.via_proxy(f"http://127.0.0.1:{settings.browser.cdp_port}/json/version", port)
+    # The policy is loaded when the proxy refuses the stack's own CDP port, even to the browser's door.
+    cdp = f"http://127.0.0.1:{settings.browser.cdp_port}/json/version"
+    door = None
+    if settings.browser.isolated:
+        door = (egress.DOOR_USER, read_secret(egress.door_password_file(settings)))
+        anonymous, _, _ = probes.via_proxy(cdp, port)
+        if anonymous != 407:
+            raise NotReady(
+                f"the proxy answered {anonymous}, not 407, to a request without the door's password"
+            )
+    status, headers, _ = probes.via_proxy(cdp, port, auth=door)
     if status != 403 or not headers.get("X-Squid-Error", "").startswith("ERR_ACCESS_DENIED"):
         raise NotReady(f"the proxy let a request to the CDP port through (HTTP {status}): policy not loaded")
-    parts = [f"proxy up on 127.0.0.1:{port}, policy loaded (internal targets refused)"]
+    who = "the browser's door only" if door else "any local user (browser not isolated)"
+    parts = [f"proxy up on 127.0.0.1:{port} for {who}, policy loaded (internal targets refused)"]
     upstream = egress.upstream_address(settings)
     if upstream is not None:
         probes.tcp(upstream[1], host=upstream[0])
         parts.append(f"upstream {upstream[0]}:{upstream[1]} reachable")
     if settings.egress.ip_echo_url:
-        status, _, body = probes.via_proxy(settings.egress.ip_echo_url, port, timeout=10)
+        status, _, body = probes.via_proxy(settings.egress.ip_echo_url, port, timeout=10, auth=door)
         if status != 200:
             raise NotReady(f"IP echo {settings.egress.ip_echo_url} answered {status} through the proxy")
         parts.append(f"public IP {body.decode(errors='replace').strip()[:64]}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import psutil
@@ -59,6 +60,40 @@ def upstream_lines(settings: Settings) -> str:
     return f"{peer}{login}\nnever_direct allow all"
 
 
+DOOR_USER = "zigral-door"  # the proxy door's name at squid: the browser's requests, signed by its launcher
+
+
+def door_password_file(settings: Settings) -> Path:
+    """The door's password in plain text (root, 0600): the launcher signs the browser's requests with it."""
+    return settings.paths.secrets_dir / "egress-door.password"
+
+
+def door_passwd_file(settings: Settings) -> Path:
+    """Its hash for squid's basic_ncsa_auth helper, which runs as squid's user (0640 root:proxy)."""
+    return settings.paths.state_dir / "egress-door.passwd"
+
+
+def door_lines(settings: Settings) -> str:
+    """squid's client authentication: only requests signed by the proxy door (the browser's) are served.
+
+    Without the browser's closed room there is no door: Chromium talks to squid directly and cannot sign.
+    """
+    if not settings.browser.isolated:
+        return (
+            "# (ZIGRAL_BROWSER__ISOLATED=false: no door; any local user may use this proxy)\nacl door src all"
+        )
+    helper = "/usr/lib/squid/basic_ncsa_auth"
+    return "\n".join(
+        [
+            f"auth_param basic program {helper} {door_passwd_file(settings)}",
+            "auth_param basic children 2 startup=1 idle=1",
+            "auth_param basic realm zigral-egress",
+            "auth_param basic credentialsttl 1 hour",
+            f"acl door proxy_auth {DOOR_USER}",
+        ]
+    )
+
+
 def own_addresses() -> list[str]:
     """Every address of this machine's interfaces (eth0's, a public one, a bridge's), read at render time.
 
@@ -77,6 +112,7 @@ def template_values(settings: Settings) -> dict[str, str]:
     acls, rules = allow_lines(settings)
     own = own_addresses()
     return {
+        "egress_door": door_lines(settings),
         "egress_own_addresses": " ".join(own) if own else "127.0.0.1",
         "egress_port": str(settings.egress.port),
         "egress_stack_ports": " ".join(str(p) for p in settings.stack_ports()),

@@ -8,6 +8,7 @@ Waiting instead of failing keeps slow boots from ending FATAL.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
 import json
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from zigral import peers, probes, room, xauth
+from zigral import egress, peers, probes, room, xauth
 from zigral.config import Settings
 from zigral.errors import NotReady, StackError
 
@@ -267,14 +268,20 @@ def run_chromium(settings: Settings) -> NoReturn:
 def open_doors(settings: Settings) -> int:
     """Make the browser's closed room and open its two doors (see room.py); returns the room's fd.
 
-    Proxy door: 127.0.0.1:<egress port> in the room -> squid outside. CDP door: 127.0.0.1:<cdp port>
+    Proxy door: 127.0.0.1:<egress port> in the room -> squid outside, each request signed with the door's
+    password (squid serves nobody else). CDP door: 127.0.0.1:<cdp port>
     outside -> Chromium in the room, for root's connections only (the agents, ops and doctor run as root).
     """
     closed = room.Room()
     port, cdp = settings.egress.port, settings.browser.cdp_port
     if settings.egress.enabled:
+        password = egress.door_password_file(settings).read_text().strip()
+        token = base64.b64encode(f"{egress.DOOR_USER}:{password}".encode()).decode()
         room.serve(
-            closed.listen(port), lambda: socket.create_connection(("127.0.0.1", port), timeout=5), "proxy"
+            closed.listen(port),
+            lambda: socket.create_connection(("127.0.0.1", port), timeout=5),
+            "proxy",
+            forward=room.adding_header(f"Proxy-Authorization: Basic {token}".encode()),
         )
     admitted = frozenset({0, os.geteuid()})
     room.serve(

@@ -6,6 +6,7 @@ Each probe returns a short detail on success and raises :class:`NotReady` with t
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -13,6 +14,7 @@ import ssl
 import struct
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -94,6 +96,7 @@ def http_status(
         with opener.open(req, timeout=timeout) as resp:
             return int(resp.status)
     except urllib.error.HTTPError as exc:
+        exc.close()  # its connection (a TLS socket warns when left to the collector)
         return int(exc.code)
     except OSError as exc:
         raise NotReady(f"{url}: {exc}") from None
@@ -104,10 +107,14 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # the caller sees the 301 itself
 
 
-def via_proxy(url: str, proxy_port: int, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
-    """GET ``url`` through the HTTP proxy on 127.0.0.1:``proxy_port``: status, headers, body."""
+def via_proxy(
+    url: str, proxy_port: int, timeout: float = 5.0, auth: tuple[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """GET ``url`` through the HTTP proxy on 127.0.0.1:``proxy_port`` (as ``auth`` = user, password):
+    status, headers, body."""
+    login = "" if auth is None else f"{urllib.parse.quote(auth[0])}:{urllib.parse.quote(auth[1])}@"
     opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{proxy_port}"})
+        urllib.request.ProxyHandler({"http": f"http://{login}127.0.0.1:{proxy_port}"})
     )
     try:
         with opener.open(url, timeout=timeout) as resp:
@@ -144,8 +151,12 @@ def websocket_upgrade(
     if origin is not None:
         lines.append(f"Origin: {origin}")
     try:
-        with socket.create_connection((host, port), timeout=timeout) as raw:
-            sock = tls.wrap_socket(raw, server_hostname=host) if tls is not None else raw
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            tls.wrap_socket(raw, server_hostname=host)
+            if tls is not None
+            else contextlib.nullcontext(raw) as sock,
+        ):
             sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
             status_line = sock.recv(4096).split(b"\r\n", 1)[0].decode(errors="replace")
     except OSError as exc:

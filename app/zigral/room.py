@@ -140,7 +140,58 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
             dst.shutdown(socket.SHUT_WR)
 
 
-def _bridge(client: socket.socket, connect: Callable[[], socket.socket], name: str) -> None:
+Pump = Callable[[socket.socket, socket.socket], None]
+_MAX_HEAD = 256 * 1024
+
+
+def adding_header(line: bytes) -> Pump:
+    """A pump for HTTP proxy requests that gives each request the header ``line`` (and drops any
+    Proxy-Authorization of its own). The proxy door uses it to sign the browser's requests for squid, which
+    refuses everyone else. A CONNECT tunnel, or a body of unknown length, is passed on as it is from there
+    (requests after it on the same connection go unsigned, and squid refuses them: it fails closed)."""
+
+    def pump(src: socket.socket, dst: socket.socket) -> None:
+        buf = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    data = src.recv(65536)
+                    if not data or len(buf) > _MAX_HEAD:
+                        return
+                    buf += data
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                lines = [h for h in head.split(b"\r\n") if not h.lower().startswith(b"proxy-authorization:")]
+                dst.sendall(b"\r\n".join([*lines, line]) + b"\r\n\r\n")
+                fields = dict(
+                    (k.strip().lower(), v.strip()) for k, _, v in (h.partition(b":") for h in lines[1:])
+                )
+                if (
+                    lines[0].upper().startswith(b"CONNECT ")
+                    or b"chunked" in fields.get(b"transfer-encoding", b"").lower()
+                ):
+                    if buf:
+                        dst.sendall(buf)
+                    _pump(src, dst)
+                    return
+                length = int(fields.get(b"content-length", b"0") or b"0")
+                while length > 0:
+                    if not buf:
+                        buf = src.recv(min(65536, length))
+                        if not buf:
+                            return
+                    body, buf = buf[:length], buf[length:]
+                    dst.sendall(body)
+                    length -= len(body)
+        except (OSError, ValueError):
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+    return pump
+
+
+def _bridge(client: socket.socket, connect: Callable[[], socket.socket], name: str, forward: Pump) -> None:
     with client:
         try:
             upstream = connect()
@@ -151,7 +202,7 @@ def _bridge(client: socket.socket, connect: Callable[[], socket.socket], name: s
             upstream.settimeout(None)
             back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
             back.start()
-            _pump(client, upstream)
+            forward(client, upstream)
             back.join()
 
 
@@ -160,8 +211,10 @@ def serve(
     connect: Callable[[], socket.socket],
     name: str,
     admit: Callable[[socket.socket], bool] = lambda conn: True,
+    forward: Pump = _pump,
 ) -> threading.Thread:
-    """Accept on ``listener`` forever; bridge each admitted connection to a fresh ``connect()``."""
+    """Accept on ``listener`` forever; bridge each admitted connection to a fresh ``connect()``
+    (``forward`` carries the client's bytes, a plain copy unless told otherwise)."""
 
     def accept_loop() -> None:
         while True:
@@ -174,7 +227,7 @@ def serve(
                 log.warning("%s door: refused a connection from a user who may not use it", name)
                 client.close()
                 continue
-            threading.Thread(target=_bridge, args=(client, connect, name), daemon=True).start()
+            threading.Thread(target=_bridge, args=(client, connect, name, forward), daemon=True).start()
 
     thread = threading.Thread(target=accept_loop, name=f"{name}-door", daemon=True)
     thread.start()

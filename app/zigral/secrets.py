@@ -11,7 +11,7 @@ import secrets
 import subprocess
 from pathlib import Path
 
-from zigral import tls, xauth
+from zigral import egress, tls, xauth
 from zigral.config import Settings
 from zigral.errors import StackError
 
@@ -70,6 +70,15 @@ def ensure_secrets(settings: Settings) -> list[Path]:
         _write_private(paths.web_password_file, secrets.token_urlsafe(18).encode())
         paths.htpasswd_file.unlink(missing_ok=True)
         created.append(paths.web_password_file)
+    door = egress.door_password_file(settings)
+    if not door.exists():
+        _write_private(door, secrets.token_urlsafe(24).encode())
+        egress.door_passwd_file(settings).unlink(missing_ok=True)
+        created.append(door)
+    if not egress.door_passwd_file(settings).exists():
+        line = htpasswd_line(egress.DOOR_USER, read_secret(door))
+        _write_private(egress.door_passwd_file(settings), line, group="proxy")
+        created.append(egress.door_passwd_file(settings))
     if xauth.ensure_cookie(settings):
         created.append(xauth.cookie_file(settings))
     if tls.ensure_certificate(settings):

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 from pydantic import SecretStr
 
-from zigral import supervision
+from zigral import probes, supervision
 from zigral.client import Client
 from zigral.config import load_settings
 from zigral.egress import own_addresses
@@ -293,6 +293,7 @@ def use_upstream(stack: Stack, url: str) -> None:
     egress = stack.settings.egress.model_copy(update={"upstream_url": SecretStr(url)})
     render(stack.settings.model_copy(update={"egress": egress}))
     assert "squid: started" in supervision.ctl(stack.settings, "restart", "squid").stdout
+    probes.wait_for(lambda: probes.tcp(stack.settings.egress.port), "squid listening", timeout=30)
 
 
 def test_requests_chain_to_an_authenticated_upstream_and_the_password_never_shows(
