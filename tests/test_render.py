@@ -106,6 +106,7 @@ def test_captures_nginx_cannot_reach_are_refused_naming_the_directory(open_dir: 
     render(settings)  # traversable is enough: nginx lists captures/, not its parents
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (gives the captures to nginx's group)")
 def test_logs_captures_and_rendered_configs_are_not_world_readable(open_dir: Path) -> None:
     settings = settings_under(open_dir)
     old_log = settings.paths.log_dir / "chromium.log"

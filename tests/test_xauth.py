@@ -5,10 +5,13 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from zigral.config import load_settings
 from zigral.xauth import ensure_cookie, read_cookie, write_xauthority
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (gives the file to another user)")
 def test_the_xauthority_file_is_what_xauth_reads_and_private_to_its_user(tmp_path: Path) -> None:
     settings = load_settings(
         paths={"state_dir": tmp_path / "s", "run_dir": tmp_path / "r"}, display={"number": 77}

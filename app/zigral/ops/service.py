@@ -22,7 +22,7 @@ import redis
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from zigral import state, supervision
+from zigral import peers, state, supervision
 from zigral.config import Settings
 from zigral.errors import StateError
 from zigral.ops.events import ProgramTracker, Protocol
@@ -32,6 +32,7 @@ from zigral.ops.resources import tree_usage
 from zigral.ops.status import status
 
 log = logging.getLogger(__name__)
+CONTROL_UIDS = frozenset({0})  # who may POST: root, as `zigral recycle` and the stack itself run
 
 
 class OpsService:
@@ -127,12 +128,16 @@ class OpsService:
                     self._send(404, b"not found\n", "text/plain")
 
             def do_POST(self) -> None:
-                if self.path != "/recycle":
-                    self._send(404, b"not found\n", "text/plain")
-                    return
                 if not ipaddress.ip_address(self.client_address[0]).is_loopback:
                     # metrics.bind may be opened for a remote Prometheus; control stays local
-                    self._send(403, b"recycle is allowed from this VM only\n", "text/plain")
+                    self._send(403, b"control is allowed from this VM only\n", "text/plain")
+                    return
+                if not peers.uid_allowed(self.connection, CONTROL_UIDS):
+                    # any local user reaches loopback: only root (zigral recycle, the stack) may control
+                    self._send(403, b"control is allowed to root only\n", "text/plain")
+                    return
+                if self.path != "/recycle":
+                    self._send(404, b"not found\n", "text/plain")
                     return
                 result = service.recycle("forced")
                 self._send(
