@@ -11,6 +11,7 @@ exporter. Echo commands keep it fast.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -30,7 +31,7 @@ from playwright.sync_api import sync_playwright
 
 from zigral import broker, fleet
 from zigral.client import Client
-from zigral.config import Settings, load_settings
+from zigral.config import REPO_ROOT, Settings, load_settings
 from zigral.constants import Names
 from zigral.devstack import free_ports, purge_namespace
 from zigral.launch import CHROMIUM_QUIET_FLAGS
@@ -162,6 +163,7 @@ def test_three_vms_run_each_account_s_commands_only_where_it_is_served_and_a_gon
     namespace = unique_namespace()
     names = Names(namespace)
     with (
+        contextlib.ExitStack() as stack,
         agent_vms(namespace, ("vm-a", "alice", "g-shared"), ("vm-b", "bob", "g-shared")) as (a, _b),
         booted_stack(
             vm_id="vm-c",
@@ -194,6 +196,7 @@ def test_three_vms_run_each_account_s_commands_only_where_it_is_served_and_a_gon
 
         # VM A goes away: the fleet shows it gone within the heartbeat TTL, its account's commands wait.
         ttl = settings.runtime.heartbeat_interval + 1
+        prometheus = stack.enter_context(private_prometheus(settings.metrics.ops_port, open_dir))
         a.kill()
         lost = time.monotonic()
 
@@ -214,6 +217,13 @@ def test_three_vms_run_each_account_s_commands_only_where_it_is_served_and_a_gon
 
         eventually(unserved, "the exporter reports alice's commands with no consumer", 30)
         to_alert_condition = time.monotonic() - lost
+        alert = "ZigralAddressedQueueUnserved"
+        try:
+            eventually(lambda: firing(prometheus, alert, alice_queue), f"{alert} firing in Prometheus", 60)
+        except AssertionError:
+            with urllib.request.urlopen(f"http://127.0.0.1:{prometheus}/api/v1/targets", timeout=5) as resp:
+                raise AssertionError(f"{alert} not firing; targets: {resp.read()[:1500]!r}") from None
+        to_alert = time.monotonic() - lost
         time.sleep(3)
         assert all(store.get(i) is None for i in waiting_ids), "an account's command ran without its VM"
         view = fleet.view(settings, store)
@@ -239,11 +249,57 @@ def test_three_vms_run_each_account_s_commands_only_where_it_is_served_and_a_gon
         eventually(a_back, "VM A idle again with nothing queued", 20)
         print(
             f"\nheartbeat loss -> gone in the fleet view: {to_gone:.1f}s (TTL {ttl:.0f}s); "
-            f"-> alert condition in the exporter: {to_alert_condition:.1f}s (+ the rule's 5m 'for'); "
+            f"-> alert condition in the exporter: {to_alert_condition:.1f}s; -> {alert} firing with "
+            f"'for: 10s': {to_alert:.1f}s (with the rule's 5m: {to_alert - 10 + 300:.0f}s); "
             f"screenshot {shot}"
         )
     with contextlib.suppress(Exception):
         purge_fleet(settings, names)
+
+
+@contextlib.contextmanager
+def private_prometheus(ops_port: int, workdir: Path, hold: str = "10s") -> Iterator[int]:
+    """A Prometheus scraping one VM's ops exporter every 3 s with Zigral's alert rules, the addressed
+    queue alert's ``for: 5m`` shortened to ``hold`` so that a test sees it fire; its port."""
+    require("prometheus", shutil.which("prometheus") is not None)
+    rules = (REPO_ROOT / "deploy" / "prometheus" / "alerts.yml").read_text()
+    head, sep, tail = rules.partition("- alert: ZigralAddressedQueueUnserved")
+    assert sep and "for: 5m" in tail.split("- alert:", 1)[0]
+    (workdir / "alerts.yml").write_text(head + sep + tail.replace("for: 5m", f"for: {hold}", 1))
+    target = f"{{targets: ['127.0.0.1:{ops_port}']}}"
+    (workdir / "prometheus.yml").write_text(
+        "global: {scrape_interval: 3s, scrape_timeout: 3s, evaluation_interval: 1s}\n"
+        f"rule_files: [{workdir / 'alerts.yml'}]\n"
+        f"scrape_configs: [{{job_name: zigral-ops, static_configs: [{target}]}}]\n"
+    )
+    (port,) = free_ports(1)
+    proc = subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def firing(port: int, alert: str, queue: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/alerts", timeout=5) as resp:
+            alerts = json.load(resp)["data"]["alerts"]
+    except OSError:
+        return False
+    return any(
+        a["labels"].get("alertname") == alert and a["labels"].get("queue") == queue and a["state"] == "firing"
+        for a in alerts
+    )
 
 
 def purge_fleet(settings: Settings, names: Names) -> None:
@@ -279,8 +335,9 @@ def fleet_page_screenshot(settings: Settings, password: str, path: Path) -> Path
             page = viewer.new_page(
                 http_credentials={"username": settings.web.user, "password": password},
                 viewport={"width": 1400, "height": 1000},
+                ignore_https_errors=True,  # the stack's self-signed certificate
             )
-            page.goto(f"http://127.0.0.1:{settings.web.port}/status/")
+            page.goto(f"https://127.0.0.1:{settings.web.port}/status/")
             rows = page.locator("#fleet tbody tr")
             rows.nth(2).wait_for(timeout=20_000)
             text = page.locator("#fleet").inner_text()
@@ -289,7 +346,7 @@ def fleet_page_screenshot(settings: Settings, password: str, path: Path) -> Path
             page.locator("#fleet-queues div").first.wait_for(timeout=10_000)
             assert "alice" in page.locator("#fleet-queues").inner_text()
             link = page.locator("#fleet tbody tr", has_text="vm-b").get_by_role("link")
-            assert (link.get_attribute("href") or "").startswith("http://vm-b.fleet.test:")
+            assert re.match(r"^https?://vm-b\.fleet\.test:\d+/vnc\.html", link.get_attribute("href") or "")
             page.locator("#fleet-section").screenshot(path=str(path))
         finally:
             viewer.close()
