@@ -75,9 +75,14 @@ def purge_namespace(settings: Settings) -> None:
     conn = broker.connect(settings)
     try:
         ch = conn.channel()
+        accounts = {"lincoln": settings.lincoln.account, "shaun": settings.shaun.account}
         for agent in AGENTS:
             for queue in (names.agent_queue(agent), names.retry_queue(agent), names.deferred_queue(agent)):
                 ch.queue_delete(queue)
+            ch.queue_delete(names.expired_queue(agent))
+            for waiting in ("", "retry", "deferred"):  # the stack's own account and VM queues (FLEET.md)
+                ch.queue_delete(names.account_queue(agent, accounts[agent], waiting))
+                ch.queue_delete(names.vm_queue(agent, settings.vm_id, waiting))
         ch.queue_delete(names.dead_letter_queue)
         for exchange in (names.commands_exchange, names.events_exchange, names.dead_letter_exchange):
             ch.exchange_delete(exchange)
