@@ -66,6 +66,16 @@ return out
 """
 
 
+_scripts: dict[int, Any] = {}  # per Redis client: the claim as a registered script (EVALSHA)
+
+
+def _script(store: TaskStore) -> Any:
+    script = _scripts.get(id(store.client))
+    if script is None:  # the Script keeps its client alive, so the id is not reused while it is here
+        script = _scripts[id(store.client)] = store.client.register_script(_CLAIM)
+    return script
+
+
 @dataclass
 class Claim:
     """What the claim found: ``done`` (a finished id), ``held`` (by ``holder``), ``locked`` (the lock
@@ -116,7 +126,7 @@ def claim(
         QUEUED,
         " ".join(sorted(TERMINAL)),
     ]
-    answer = cast(list[Any], store.client.eval(_CLAIM, len(keys), *keys, *args))
+    answer = cast(list[Any], _script(store)(keys=keys, args=args))
     kind = str(answer[0])
     if kind == "held":
         return Claim(kind, holder=str(answer[1]))

@@ -114,7 +114,7 @@ class Pipeline:
         self.executor = executor
         self.hooks = list(hooks)
         self.redis = redis or Redis()
-        self.settler = Settler(agent.name, vm_id, store, transport, self.redis)
+        self.settler = Settler(agent.name, vm_id, store, transport, self.redis, owner)
         self.steps: list[Callable[[Job], Decision | None]] = [
             self.crash_guard,
             self.decode,
