@@ -159,11 +159,6 @@ class Names:
         """Set with the counter's TTL: the task ids that took a use of that quota counter (counted once)."""
         return f"{counter_key}:takers"
 
-    @staticmethod
-    def quota_takers_key(counter_key: str) -> str:
-        """Set with the counter's TTL: the task ids that took a use of that quota counter (counted once)."""
-        return f"{counter_key}:takers"
-
     def recycle_key(self, vm_id: str) -> str:
         """String with a TTL: a Chromium recycle of this VM is under way; its agents stop taking commands."""
         return f"{self.namespace}:vm:{vm_id}:recycle"
