@@ -77,8 +77,11 @@ def test_only_nginx_listens_beyond_loopback(running_stack: Stack) -> None:
 def test_nginx_answers_401_and_refuses_the_websocket_without_credentials(running_stack: Stack) -> None:
     port = running_stack.settings.web.port
     tls, origin = web_tls(running_stack.settings), f"https://127.0.0.1:{port}"
-    for path in ("/", "/vnc.html", "/captures/", "/websockify"):
+    for path in ("/", "/vnc.html", "/captures/"):
         assert probes.http_status(f"https://127.0.0.1:{port}{path}", tls=tls) == 401
+    assert (
+        probes.http_status(f"https://127.0.0.1:{port}/websockify", tls=tls) == 403
+    )  # no Origin: refused first
     ws = functools.partial(probes.websocket_upgrade, "127.0.0.1", port, "/websockify", tls=tls, origin=origin)
     assert ws() == 401
     assert ws(("operator", "wrong")) == 401
