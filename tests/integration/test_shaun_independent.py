@@ -728,3 +728,28 @@ def test_an_append_cut_off_by_its_deadline_is_repaired_in_place_by_its_retry(
     assert first.ok is False or first.result["range"] == retry.result["range"], (first, retry)
     assert sheets.changed_outside("q3report", "Notes", f"A{start}:J{start + 1}") == []
     assert sheets.grid("q3report", "Notes", f"A{start}:J{start + 2}") == [*rows, [""] * 10]
+
+
+def test_a_write_past_the_last_column_never_puts_one_value_in_anothers_cell(writer: Sheets) -> None:
+    values = [["x", "y", "z", "past1", "past2"]]  # 'Raw data' has 26 columns: X, Y, Z, then two more
+    run = writer.run("write_range", spreadsheet="q3report", range="'Raw data'!X3", values=values)
+    assert writer.changed_outside("q3report", "Raw data", "X3:AB3") == []
+    tab = writer.site.books["q3report"].tab(name="Raw data")
+    assert tab is not None
+    got = [tab.display(2, c) for c in range(23, 28)]
+    assert all(g in ("", want) for g, want in zip(got, values[0], strict=True)), got
+    if run.ok:
+        assert got == values[0]
+
+
+def test_a_clear_on_a_protected_tab_fails_saying_so(sheets: Sheets) -> None:
+    run = sheets.run("clear_range", spreadsheet="1Led-ger_9", range="Locked!A1:B2")
+    assert not run.ok, run
+    assert sheets.changed_outside() == []
+    assert "protected" in (run.error or "").lower(), run
+
+
+def test_find_reaches_a_hidden_row(sheets: Sheets) -> None:
+    run = sheets.run("find", spreadsheet="q3report", text="r6c1")
+    assert run.ok, run
+    assert run.result["matches"] == [{"sheet": "Raw data", "cell": "B7", "value": "r6c1"}]
