@@ -1,4 +1,5 @@
-const VIEW_ONLY = __VIEW_ONLY__, QUIRKS = __QUIRKS__, DATA = __DATA__, ROWS = __ROWS__, COLS = __COLS__;
+const VIEW_ONLY = __VIEW_ONLY__, QUIRKS = __QUIRKS__, DATA = __DATA__, RAW = __RAW__, ROWS = __ROWS__, COLS = __COLS__;
+const undo = [];  // per edit: the cells' earlier input, for Ctrl+Z
 const grid = document.getElementById('grid'), nameBox = document.getElementById('t-name-box');
 const bar = document.getElementById('t-formula-bar-input');
 const tabEls = Array.from(document.querySelectorAll('.docs-sheet-tab'));
@@ -27,9 +28,10 @@ function move(nr, nc, nsel) {
   r = Math.max(0, Math.min(ROWS - 1, nr)); c = Math.max(0, Math.min(COLS - 1, nc)); sel = nsel;
   paintRect(old); paintRect(rect()); boxes();
 }
-function save(cells) {
+function save(cells, undoing) {
   if (VIEW_ONLY || !cells.length) return;
-  for (const [rr, cc, v] of cells) { DATA[gid][key(rr, cc)] = v; }
+  if (!undoing) undo.push(cells.map(([rr, cc]) => [rr, cc, RAW[gid][key(rr, cc)] || '']));
+  for (const [rr, cc, v] of cells) { DATA[gid][key(rr, cc)] = v; RAW[gid][key(rr, cc)] = v; }
   const g = gid;
   chain = chain.then(() => fetch('cells', {method: 'POST', body: JSON.stringify({gid: g, cells})}))
     .then(resp => resp.json()).then(shown => {
@@ -46,6 +48,7 @@ function parseRef(ref) {
   return rr >= 0 && rr < ROWS && cc - 1 < COLS ? [rr, cc - 1] : null;
 }
 function parseTSV(text) {
+  if (QUIRKS.includes('naive_paste')) return text.split('\n').map(line => line.split('\t'));  // a careless editor
   // As Sheets reads pasted text: tabs between cells, newlines between rows, "..." quotes a cell
   // that holds tabs, newlines or quotes ("" inside is one quote).
   const rows = [[]]; let i = 0, field = '';
@@ -79,6 +82,9 @@ nameBox.addEventListener('keydown', e => {
   grid.focus();
 });
 grid.addEventListener('keydown', e => {
+  if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'z') {  // undo the last edit
+    e.preventDefault(); commit(); const prev = undo.pop(); if (prev) save(prev, true); return;
+  }
   if (e.ctrlKey && !e.altKey && e.key !== 'Enter' || e.metaKey) return;  // shortcuts: paste comes as an event
   if (e.key === 'Tab') { e.preventDefault(); commit(); if (runStart === null) runStart = c; move(r, c + 1, null); }
   else if (e.key === 'Enter' && (e.altKey || e.ctrlKey)) {

@@ -6,8 +6,9 @@ names, ``aria-selected``; activating one puts ``#gid=<gid>`` in the URL), the pa
 "<title> - Google Sheets", and a "View only" badge on a book the user may only view. Its keyboard works
 like the real editor: typing replaces the active cell, Tab commits and moves right, Enter commits and moves
 down (after a run of Tabs, back to the column where the run started), Alt+Enter is a newline inside the
-cell, Escape cancels the edit; Delete clears the selection; a paste puts tab-separated text (cells quoted
-with ``"`` when they hold tabs, newlines or quotes) into the grid from the active cell. Values are
+cell, Escape cancels the edit; Delete clears the selection; Ctrl+Z undoes the last edit; a paste puts
+tab-separated text (cells quoted with ``"`` when they hold tabs, newlines or quotes) into the grid from the
+active cell. Values are
 interpreted like Sheets does (a leading ``'`` keeps text literal; ``=`` formulas, numbers with leading
 zeros and ISO dates are reinterpreted). The CSV export endpoints (``/export?format=csv&gid=…&range=…`` and
 ``/gviz/tq?tqx=out:csv&sheet=…``) serve the same data, to a signed-in browser only, with leading and
@@ -118,7 +119,8 @@ class SheetsSite:
     # True: /ServiceLogin signs the browser in at once (most tests). False: it shows Google's sign-in form,
     # as for a browser whose session is gone; a person (the test) signs in by setting the SID cookie.
     auto_sign_in: bool = True
-    # Editor quirks a test turns on: "range_jump_to_a1" (a range typed into the Name Box selects A1).
+    # Editor quirks a test turns on: "range_jump_to_a1" (a range typed into the Name Box selects A1),
+    # "naive_paste" (pasted text split on every newline and tab, quotes or not).
     quirks: set[str] = field(default_factory=set)
     broken_exports: set[int] = field(default_factory=set)  # gids whose export and gviz answer 500
 
@@ -245,10 +247,12 @@ class SheetsSite:
             for t in sheet.tabs
         )
         data = {t.gid: {f"{r},{c}": t.display(r, c) for (r, c) in t.raw} for t in sheet.tabs}
+        raw = {t.gid: {f"{r},{c}": v for (r, c), v in t.raw.items()} for t in sheet.tabs}
         script = (
             _EDITOR_JS.replace("__VIEW_ONLY__", json.dumps(sheet.view_only))
             .replace("__QUIRKS__", json.dumps(sorted(self.quirks)))
             .replace("__DATA__", json.dumps(data).replace("</", "<\\/"))
+            .replace("__RAW__", json.dumps(raw).replace("</", "<\\/"))
             .replace("__ROWS__", str(sheet.rows))
             .replace("__COLS__", str(sheet.cols))
         )

@@ -201,3 +201,15 @@ def test_edge_spaces_read_back_as_written_without_waiting_and_whole_columns_read
     assert whole.result["rows"][2] == ["\u00a0\u00a0two\u00a0\u00a0", "\u00a0one"]
     rows = runner.run("read_range", spreadsheet="budget1", range="Sheet1!2:9")
     assert rows.result == {"range": "Sheet1!A2:B3", "rows": [["Rent", "1200"], whole.result["rows"][2]]}
+
+
+def test_a_paste_split_on_every_newline_is_undone_and_typed_instead(make: Make) -> None:
+    site, runner = make(SheetsSite(quirks={"naive_paste"}))
+    site.spreadsheets["budget1"].tabs[0].raw.update({(5, 1): "below", (4, 3): "right"})
+    before = site.snapshot()
+    values = [["one\ntwo", "x"], ["y", "z"]]
+    written = runner.run("write_range", spreadsheet="budget1", range="Sheet1!B4", values=values)
+    assert written.ok and written.result["method"] == "type", written
+    tab = site.spreadsheets["budget1"].tabs[0]
+    assert [[tab.display(r, c) for c in (1, 2)] for r in (3, 4)] == values
+    assert changed(before, site.snapshot()) == cells("budget1", "Sheet1", "B4:C5")

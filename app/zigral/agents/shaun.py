@@ -377,8 +377,12 @@ class Shaun(Agent):
         top_left = str(block.target.start)
         self._jump(ctx, str(block.target.end), grow=True)  # the whole block fits in the grid
         self._editable_at(ctx, top_left, sid)
+        halo = block.halo()
+        around = self._read(ctx, sid, tab, halo.cells) if halo else []
         pasted = self._paste(ctx, block)
         got = self._settled(ctx, sid, tab, block, "") if pasted else block.before
+        if halo and pasted and self._spilled(ctx, sid, tab, block, halo, around):
+            got = self._read(ctx, sid, tab, block.target.cells)  # undone: type it instead
         diffs = block.diffs(got)
         method = "paste"
         if diffs:
@@ -397,6 +401,25 @@ class Shaun(Agent):
             "verified": True,
             "method": method,
         }
+
+    def _spilled(
+        self, ctx: ActionContext, sid: str, tab: Tab, block: Block, halo: Range, around: Grid
+    ) -> bool:
+        """A paste this editor split on a quoted newline or tab changed cells below or right of the block:
+        undo it (Ctrl+Z) and say so; fail naming those cells if the undo does not restore them."""
+        outside = block.outside(halo, around, self._read(ctx, sid, tab, halo.cells))
+        if not outside:
+            return False
+        ctx.page.keyboard.press("ControlOrMeta+Z")
+        end = time.monotonic() + self.cfg.land_timeout
+        while outside := block.outside(halo, around, self._read(ctx, sid, tab, halo.cells)):
+            if time.monotonic() > end:
+                raise TaskError(
+                    f"the paste spilled outside {block.target} and Ctrl+Z did not restore it: "
+                    f"cells changed outside: {span_text(outside)}"
+                )
+            ctx.page.wait_for_timeout(50)
+        return True
 
     def _prepare(
         self, ctx: ActionContext, sid: str, tab: Tab, start: Cell, rows: list[list[Value]], formulas: bool

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from zigral.agents.a1 import Cell, Range, column_name
 
@@ -145,3 +145,23 @@ class Block:
 
     def cell(self, r: int, c: int) -> Cell:
         return Cell(self.target.start.row + r, self.target.start.col + c)
+
+    def halo(self) -> Range | None:
+        """Where a paste that ignored the quotes of cells holding newlines or tabs would spill."""
+        texts = [typed(v, self.formulas) for row in self.rows for v in row]
+        down = sum(t.count("\n") + t.count("\r") for t in texts)
+        right = sum(t.count("\t") for t in texts)
+        if not down and not right:
+            return None
+        end = self.target.end
+        return replace(self.target, end=Cell(end.row + min(down, 1000) + 1, end.col + min(right, 100) + 1))
+
+    def outside(self, halo: Range, before: Grid, now: Grid) -> list[Cell]:
+        """Cells of ``halo`` outside the block whose content changed."""
+        top, left, end = halo.start.row, halo.start.col, self.target.end
+        return [
+            Cell(top + r, left + c)
+            for r in range(halo.rows)
+            for c in range(halo.cols)
+            if (top + r > end.row or left + c > end.col) and not same(at(before, r, c), at(now, r, c))
+        ]
