@@ -35,6 +35,7 @@ PACKAGES=(
     python3-venv                 # the project's venv
     procps curl ca-certificates
     iproute2                     # ss: the ops exporter counts VNC viewers and the bytes sent to them
+    xauth x11-utils              # xauth reads the display's key; xdpyinfo: the security tests open the display
     logrotate                    # rotates nginx's and squid's own logs (/etc/logrotate.d/zigral, step 3)
 )
 missing=()
