@@ -35,8 +35,9 @@ from zigral.config import Settings
 from zigral.errors import DeadlineExceeded, LocatorMissing, Rejected, Retryable, TaskError, first_line
 
 _FETCH_JS = """async url => {
-    const resp = await fetch(url, {credentials: 'include', redirect: 'manual'});
-    return {status: resp.status, type: resp.headers.get('content-type') || '', text: await resp.text()};
+    const resp = await fetch(url, {credentials: 'include'});  // the export answers 307 to its file server
+    return {status: resp.status, url: resp.url, type: resp.headers.get('content-type') || '',
+            text: await resp.text()};
 }"""
 MIN_STEP = 0.5  # seconds above the deadline reserve below which no new UI step starts
 MAX_READ = 200_000  # cells of one read_range: the whole rectangle is returned, empty cells included
@@ -180,6 +181,10 @@ class Shaun(Agent):
             url = S.gviz_csv_url(self.cfg.base_url, sid, tab.name, cells)
         # Fetched from the editor page itself: same origin and signed-in cookies, as a person would.
         resp = ctx.page.evaluate(_FETCH_JS, url)
+        if S.SIGN_IN.search(urlsplit(resp["url"]).path):
+            raise TaskError(
+                f"not signed in to Google Sheets (the export of tab {tab.name!r} went to sign-in)"
+            )
         if resp["status"] != 200 or "csv" not in resp["type"]:
             where = f"{resp['status']} ({resp['type'] or 'no type'})"
             raise TaskError(f"the CSV export of tab {tab.name!r} answered {where}")
