@@ -246,3 +246,59 @@ def test_a_signed_out_site_holds_the_queue_and_says_so_once(
     assert worker.holds.human_reason is not None and "signed out" in worker.holds.human_reason
     assert worker.metrics.registry.get_sample_value("zigral_agent_needs_human", {"agent": "shaun"}) == 1
     assert [kind for _agent, kind, _data in worker.outbox._pending] == ["needs_human"]  # once, not twice
+
+
+def _browser_job(action: str = "navigate") -> Any:
+    from zigral.generic import GENERIC
+    from zigral.runtime.decisions import Job
+
+    command = Command(agent="shaun", action=action, params={"url": "https://example.com/"})
+    return Job(message(command.model_dump(mode="json")), "fp", command=command, action=GENERIC[action])
+
+
+def test_a_browser_call_stuck_past_its_deadline_times_out_and_the_agent_restarts(
+    worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time as clock
+
+    from zigral import worker as worker_module
+    from zigral.deadline import Deadline
+
+    monkeypatch.setattr(worker_module, "HARD_GRACE", 0.0)
+    monkeypatch.setattr(worker.runner, "run", lambda job, deadline, memo: clock.sleep(1.0))
+    outcome = worker._execute(_browser_job(), Deadline(0.1), {})
+    assert outcome is not None and outcome.status == "timed_out" and worker.abandoned
+
+
+def test_a_command_still_running_past_the_shutdown_grace_is_handed_back(
+    worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time as clock
+
+    from zigral.deadline import Deadline
+
+    monkeypatch.setattr(worker.runner, "run", lambda job, deadline, memo: clock.sleep(1.0))
+    worker.rt = worker.rt.model_copy(update={"shutdown_grace": 0.0})
+    worker.request_stop()
+    worker.request_stop()  # twice is harmless
+    assert worker._execute(_browser_job(), Deadline(30), {}) is None and worker.abandoned
+
+
+def test_a_connection_lost_while_a_command_runs_is_left_for_the_serve_loop(worker: Worker) -> None:
+    class Lost:
+        is_open = True
+
+        def process_data_events(self, time_limit: float = 0) -> None:
+            raise pika.exceptions.StreamLostError("reset")
+
+        def add_callback_threadsafe(self, fn: Any) -> None:
+            raise pika.exceptions.ConnectionWrongStateError("closed")
+
+    worker._conn = Lost()  # type: ignore[assignment]
+    worker._pump(0.3)
+    assert worker._conn is None
+    Worker._wake(Lost())  # type: ignore[arg-type]  # from the browser thread: no error escapes
+    worker._browser_connected(again=True)
+    assert (
+        worker.metrics.registry.get_sample_value("zigral_browser_reconnects_total", {"agent": "shaun"}) == 1
+    )
