@@ -199,7 +199,9 @@ class Worker:
         self._publisher = broker.Publisher(conn.channel(), self.names, events=conn.channel())
         self.delay = FIRST_RECONNECT_DELAY  # connected: the next outage starts its backoff afresh
         self.outbox.flush(self._publisher)  # agent events that happened while RabbitMQ was away
-        consume.basic_qos(prefetch_count=self.rt.prefetch)
+        # For the channel, not per consumer: the worker takes its shared, expired, account and VM queues, and
+        # must not hold a command of one (which an idle VM could run) while it runs another's.
+        consume.basic_qos(prefetch_count=self.rt.prefetch, global_qos=True)
         self._consumers = []
         self.metrics.broker_connected.labels(self.agent.name).set(1)
         while not self.stopping.is_set() and not self.abandoned:
