@@ -185,6 +185,16 @@ def test_a_read_follows_the_exports_redirect(sheets: Sheets) -> None:
     assert run.result["rows"] == [["Item", "Qty"], ["Rent", "1"]]
 
 
+def test_a_read_follows_the_exports_redirect_to_another_host(sheets: Sheets) -> None:
+    """The real redirect goes to a file server on another host, by a signed URL (no cookie needed)."""
+    port = sheets.base.rpartition(":")[2]
+    sheets.site.export_host = "localhost"
+    sheets.runner.allow_private = (*sheets.runner.allow_private, f"localhost:{port}")
+    run = sheets.run("read_range", spreadsheet="q3report", range="Summary!A1:B2")
+    assert run.ok, run
+    assert run.result["rows"] == [["Item", "Qty"], ["Rent", "1"]]
+
+
 def test_read_range_on_a_second_tab_whose_name_has_a_space(sheets: Sheets) -> None:
     run = sheets.run("read_range", spreadsheet="q3report", range="'Raw data'!B2:D4")
     assert run.ok, run
