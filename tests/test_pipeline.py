@@ -545,3 +545,24 @@ def test_one_claim_counts_records_running_and_hands_over_the_memo_and_the_final_
     assert rig.store.client.exists(rig.names.lock_key(body["id"])) == 0
     events = [(e.status, e.attempt) for _, e in rig.store.events() if e.id == body["id"]]
     assert events == [("running", 1), ("succeeded", 1)]
+
+
+def test_a_broker_drop_while_the_running_event_goes_out_costs_the_command_no_attempt(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zigral.errors import BrokerError
+
+    published = rig.broker.event
+    drops = iter([True])
+
+    def flaky(event: Any) -> None:
+        if event.status == "running" and next(drops, False):
+            raise BrokerError("publish to 'task.lincoln.running': StreamLostError")
+        published(event)
+
+    monkeypatch.setattr(rig.broker, "event", flaky)
+    body = cmd()
+    decision = rig.send(body)
+    assert isinstance(decision, Finish) and decision.status == "succeeded"
+    record = rig.store.get(body["id"])
+    assert record is not None and record["attempts"] == 1 and len(rig.broker.acked) == 1
