@@ -156,6 +156,13 @@ def test_search_people_returns_every_match_across_pages_with_clean_names_urls_he
     assert "data engineer" in signed_in.site.searches
 
 
+def test_search_people_with_in_page_pagination_reads_each_page_once(signed_in: World) -> None:
+    signed_in.site.spa_pages = True  # the URL says page=2 before page 2's results replace page 1's
+    expected = [m.name for m in signed_in.site.matching("data engineer")[:25]]
+    found = people(signed_in.run("search_people", keywords="data engineer", limit=25))
+    assert [p["name"] for p in found] == expected
+
+
 def test_search_people_stops_at_the_limit(signed_in: World) -> None:
     found = people(signed_in.run("search_people", keywords="data engineer", limit=3))
     assert [p["name"] for p in found] == [m.name for m in signed_in.site.matching("data engineer")[:3]]
@@ -224,6 +231,13 @@ def test_visit_profile_reads_the_top_card_and_experience(signed_in: World) -> No
     assert first["company"] in ("Acme", "Acme · Full-time")
     assert str(first["dates"]).startswith("Jan 2020 - Present")
     assert [e["title"] for e in r["experience"]] == ["Senior Data Engineer", "Data Analyst"]
+
+
+def test_visit_profile_reads_an_experience_section_that_loads_when_scrolled_to(signed_in: World) -> None:
+    signed_in.site.lazy_sections = True
+    run = signed_in.run("visit_profile", profile_url=signed_in.profile(JANE))
+    assert run.ok, run.error
+    assert [e["title"] for e in run.result["experience"]] == ["Senior Data Engineer", "Data Analyst"]
 
 
 def test_visit_profile_reads_roles_grouped_under_one_company(signed_in: World) -> None:
@@ -341,6 +355,13 @@ def test_send_connection_note_with_apostrophes_and_non_ascii_arrives_verbatim(si
     assert run.ok, run.error
     assert run.result["status"] == "sent"
     assert signed_in.site.invited(DARA) == [note]
+
+
+def test_send_connection_note_with_line_breaks_arrives_verbatim(signed_in: World) -> None:
+    note = "Hi Jane,\nwe met at PyData Paris.\n\nAlex"
+    run = signed_in.run("send_connection", profile_url=signed_in.profile(JANE), note=note)
+    assert signed_in.site.invited(JANE) == [note]
+    assert run.ok, run.error
 
 
 def test_send_connection_of_a_300_character_note(signed_in: World) -> None:

@@ -244,6 +244,8 @@ class LinkedInSite:
         self.guest_profiles = False  # signed out, /in/<slug>/ is the public profile instead of the authwall
         self.notes_left: int | None = None  # personalized invitations left this month (free account)
         self.interstitial = False  # a correct login lands on "Add a phone number" (Skip) before the feed
+        self.spa_pages = False  # "Next" swaps the results in place after a delay, the URL changing first
+        self.lazy_sections = False  # Experience loads only when scrolled into view
         self.drafts: dict[str, str] = {}  # text left in a conversation's editor (LinkedIn keeps drafts)
         self.logins = 0
         self.expire_on: str | None = (
@@ -264,6 +266,7 @@ class LinkedInSite:
                 "/voyager/api/invite": self.api_invite,
                 "/voyager/api/message": self.api_message,
                 "/voyager/api/bubble": self.api_bubble,
+                "/voyager/api/section": self.api_section,
                 "/voyager/api/operator": self.api_operator,
             }
         )
@@ -514,8 +517,9 @@ class LinkedInSite:
             f'<button type="button" aria-label="Next" class="pgn" data-go="{page + 1}"'
             f"{'' if more else ' disabled'}><span>Next</span></button>"
         )
+        spa = ' data-spa="1"' if self.spa_pages else ""
         body = (
-            f'<main class="sm"><div class="filters"><button type="button">People</button>'
+            f'<main class="sm"{spa}><div class="filters"><button type="button">People</button>'
             f'<button type="button">Connections</button></div>'
             f'<h2 class="cnt">About {len(found)} results</h2>'
             f'<div class="rl"><ul role="list" class="rlist">{items}</ul></div>'
@@ -524,6 +528,9 @@ class LinkedInSite:
             f'<ul class="pages"><li><button type="button" aria-current="true">{page}</button></li></ul>'
             f"{nxt}</div></main>"
         )
+        if "_frag=1" in req.query:  # the in-page navigation's fetch: the main's content only
+            inner = body[body.index(">") + 1 : -len("</main>")]
+            return 200, {"Content-Type": HTML}, inner.encode()
         return self._page(title, body, True)
 
     def _result(self, m: Member) -> str:
@@ -666,6 +673,12 @@ class LinkedInSite:
         )
 
     def _profile_body(self, m: Member) -> str:
+        experience = self._experience(m)
+        if self.lazy_sections:  # a tall Activity pushes it below the fold; it loads when scrolled to
+            experience = (
+                f'<div style="height:1400px" class="feedpad"></div>'
+                f'<div class="lazy" data-lazy="{E(m.slug)}" style="min-height:40px"></div>'
+            )
         n = E(m.name)
         deg = {1: "1st", 2: "2nd", 3: "3rd"}[m.degree]
         top = (
@@ -707,7 +720,7 @@ class LinkedInSite:
             for o in others
         )
         return (
-            f'<div class="wrap">{sticky}<main class="pm">{top}{about}{activity}{self._experience(m)}'
+            f'<div class="wrap">{sticky}<main class="pm">{top}{about}{activity}{experience}'
             f'{education}</main><aside class="side" aria-label="More profiles for you"><section>'
             f'<h2>More profiles for you</h2><ul role="list">{aside}</ul></section></aside></div>'
         )
@@ -782,6 +795,14 @@ class LinkedInSite:
             self.messages.setdefault(slug, []).append(Message(slug, True, text.strip()))
             self.drafts.pop(slug, None)
         return 200, {"Content-Type": HTML}, self._bubble(slug).encode()
+
+    def api_section(self, req: Request) -> Response:
+        if not self._session(req, count=False):
+            return 401, {"Content-Type": "application/json"}, b'{"status": 401}'
+        m = self.members.get(parse_qs(req.query).get("slug", [""])[0])
+        if m is None:
+            return 404, {"Content-Type": "application/json"}, b"{}"
+        return 200, {"Content-Type": HTML}, self._experience(m).encode()
 
     def api_bubble(self, req: Request) -> Response:
         if not self._session(req, count=False):
@@ -897,7 +918,13 @@ const invite = (el) => {
 document.addEventListener('click', async (ev) => {
   const t = ev.target.closest('button, [role=button]'); if (!t) return;
   if (t.dataset.go) { const u = new URL(location.href); u.searchParams.set('page', t.dataset.go);
-    location.href = u.toString(); return; }
+    const main = t.closest('[data-spa]');
+    if (!main) { location.href = u.toString(); return; }
+    history.pushState({}, '', u.toString()); main.setAttribute('aria-busy', 'true');
+    setTimeout(async () => { const f = new URL(u); f.searchParams.set('_frag', '1');
+      const r = await fetch(f.toString()); main.innerHTML = await r.text(); main.removeAttribute('aria-busy');
+      window.scrollTo(0, 0); }, 700);
+    return; }
   if (t.classList.contains('mt')) { const m = t.parentElement.querySelector('.menu');
     m.hidden = !m.hidden; t.setAttribute('aria-expanded', String(!m.hidden)); return; }
   if (t.dataset.inv) { const m = t.closest('.menu'); if (m) m.hidden = true; invite(t); return; }
@@ -912,6 +939,12 @@ document.addEventListener('click', async (ev) => {
     t.closest('[data-conv]').remove(); return; }
   if (t.dataset.dismiss) { t.closest('[role=dialog]').remove(); return; }
 });
+const lazy = new IntersectionObserver((entries) => { for (const e of entries) { if (!e.isIntersecting) continue;
+  const el = e.target; lazy.unobserve(el);
+  setTimeout(async () => { const r = await fetch('/voyager/api/section?slug=' + encodeURIComponent(el.dataset.lazy));
+    const holder = document.createElement('div'); holder.innerHTML = await r.text();
+    el.replaceWith(...holder.childNodes); }, 400); } });
+document.querySelectorAll('[data-lazy]').forEach((el) => lazy.observe(el));
 document.addEventListener('submit', (ev) => { if (ev.target.classList.contains('fm2')) {
   ev.preventDefault(); send(ev.target); } });
 document.addEventListener('input', (ev) => { const ed = ev.target.closest && ev.target.closest('.ed');
