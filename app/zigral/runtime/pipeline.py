@@ -1,6 +1,7 @@
 """The command path as small decision steps: each returns None (go on) or a decision.
 
-crash guard -> decode -> dedupe -> expiry -> action -> lock -> quota -> attempt -> execute -> outcome,
+crash guard -> decode -> resolve (action, params) -> expiry -> claim (dedupe, lock, and for an action
+without a quota the attempt and ``running``, one Redis call) -> quota -> attempt -> execute -> outcome,
 then one ``Settler.settle`` and the hooks. Nothing a message holds can raise out of :meth:`Pipeline.handle`
 except a lost broker (BrokerError: the worker reconnects and the message comes back) or a Redis outage
 past shutdown.
