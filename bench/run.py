@@ -616,7 +616,7 @@ def main() -> int:
     parser.add_argument(
         "--only-throughput",
         action="store_true",
-        help="rerun the echo throughput against dramatiq into the existing results",
+        help="rerun the navigate overhead and the echo throughput into the existing results",
     )
     args = parser.parse_args()
     q = args.quick
@@ -628,6 +628,8 @@ def main() -> int:
             url = server.url("/bench")
             with private_stack(runtime={"allow_private": [url.split("/")[2]]}) as settings:
                 if args.only_throughput:
+                    probes.wait_for(lambda: probes.cdp_version(settings.browser.cdp_port), "CDP", timeout=60)
+                    results["overhead"] = overhead(settings, url, 5 if q else 100)
                     results["throughput"] = throughput(settings, 20 if q else 500, 1 if q else 3)
                 elif args.only_profile:
                     results["profile"] = profile_agent(settings, url, 10 if q else 200)
