@@ -1,11 +1,12 @@
-"""A fleet on one RabbitMQ and Redis: three VMs under one namespace, each signed in to its own LinkedIn
-account (two share a Google account). Commands addressed to an account run only on the VM serving it;
-a VM that goes away leaves its account's commands waiting, shown gone in the fleet view, and they run
-when it comes back. Also: a second RabbitMQ node takes over a VM's connection, and a Sentinel URL.
+"""A fleet on one RabbitMQ and Redis: VMs under one namespace, each signed in to its own LinkedIn account
+(two share a Google account). Commands addressed to an account run only on the VM serving it; a VM that goes
+away leaves its account's commands waiting, shown gone in the fleet view, and they run when it comes back; a
+VM waiting for a person holds its account's commands too. Also: a second RabbitMQ node takes over a VM's
+connection, and a Sentinel URL.
 
-Two VMs are "agent-only" (the lincoln and shaun workers as a VM's supervisor runs them, without display or
-browser: account routing needs none); the third is a whole private stack, for its status page and ops
-exporter. Echo commands keep it fast.
+Three VMs are "agent-only" (the lincoln and shaun workers as a VM's supervisor runs them, without display or
+browser: account routing needs none); one is a whole private stack, for its status page and ops exporter.
+Echo commands keep it fast.
 """
 
 from __future__ import annotations
@@ -156,15 +157,20 @@ def metric(text: str, name: str, queue: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def test_three_vms_run_each_account_s_commands_only_where_it_is_served_and_a_gone_vm_s_wait_for_it(
+def test_a_fleet_runs_each_account_s_commands_only_where_served_and_a_gone_or_held_vm_s_wait_for_it(
     open_dir: Path,
 ) -> None:
     services_available(load_settings())
     namespace = unique_namespace()
     names = Names(namespace)
+    # A fourth VM whose LinkedIn session is signed out: it holds its queues until a person signs in.
+    held = TaskStore.from_settings(load_settings(runtime={"namespace": namespace}))
+    signed_out = json.dumps({"reason": "signed out (test)", "since": time.time()})
+    held.client.set(names.needs_human_key("lincoln", "vm-d"), signed_out, ex=600)
+    specs = [("vm-a", "alice", "g-shared"), ("vm-b", "bob", "g-shared"), ("vm-d", "dave", "g-dave")]
     with (
         contextlib.ExitStack() as stack,
-        agent_vms(namespace, ("vm-a", "alice", "g-shared"), ("vm-b", "bob", "g-shared")) as (a, _b),
+        agent_vms(namespace, *specs) as (a, _b, _d),
         booted_stack(
             vm_id="vm-c",
             runtime={"namespace": namespace},
@@ -174,8 +180,9 @@ def test_three_vms_run_each_account_s_commands_only_where_it_is_served_and_a_gon
     ):
         settings = c.settings
         store = TaskStore.from_settings(settings)
-        eventually(lambda: live_vms(store) == {"vm-a", "vm-b", "vm-c"}, "three VMs beating", 60)
+        eventually(lambda: live_vms(store) == {"vm-a", "vm-b", "vm-c", "vm-d"}, "four VMs beating", 60)
         serving = {"alice": "vm-a", "bob": "vm-b", "carol": "vm-c"}
+        for_dave = submit(settings, [echo(account="dave") for _ in range(2)])  # its VM waits for a person
 
         # 30 commands addressed to accounts run only on the VM serving each account.
         addressed = [echo(account=acct) for acct in serving for _ in range(10)]
@@ -226,13 +233,16 @@ def test_three_vms_run_each_account_s_commands_only_where_it_is_served_and_a_gon
         to_alert = time.monotonic() - lost
         time.sleep(3)
         assert all(store.get(i) is None for i in waiting_ids), "an account's command ran without its VM"
+        assert all(store.get(i) is None for i in for_dave), "a held VM's account's command ran elsewhere"
+        states = {vm.vm_id: vm.state for vm in fleet.view(settings, store).vms}
+        assert states == {"vm-a": "gone", "vm-b": "idle", "vm-c": "idle", "vm-d": "needs_human"}, states
         view = fleet.view(settings, store)
         row = next(q for q in view.queues if q.queue == alice_queue)
         assert row.ready == 5 and row.unserved
         shown = subprocess.run(
             [ZIGRAL, "--env-file", str(settings.paths.env_file), "fleet"], capture_output=True, text=True
         )
-        for vm in ("vm-a", "vm-b", "vm-c"):
+        for vm in ("vm-a", "vm-b", "vm-c", "vm-d"):
             assert vm in shown.stdout
         assert "no VM serves it" in shown.stdout and re.search(r"vm-a\s+gone", shown.stdout)
         shot = fleet_page_screenshot(c.settings, c.web_auth[1], SHOTS / "zigral-fleet-page.png")
@@ -313,7 +323,9 @@ def purge_fleet(settings: Settings, names: Names) -> None:
             ("lincoln", "acct", "carol"),
             ("shaun", "acct", "g-shared"),
             ("shaun", "acct", "g-carol"),
-            *((agent, "vm", vm) for agent in ("lincoln", "shaun") for vm in ("vm-a", "vm-b", "vm-c")),
+            ("lincoln", "acct", "dave"),
+            ("shaun", "acct", "g-dave"),
+            *((agent, "vm", vm) for agent in ("lincoln", "shaun") for vm in ("vm-a", "vm-b", "vm-c", "vm-d")),
         ):
             for waiting in ("", "retry", "deferred"):
                 queue = (names.account_queue if kind == "acct" else names.vm_queue)(agent, address, waiting)
@@ -326,7 +338,7 @@ def purge_fleet(settings: Settings, names: Names) -> None:
 
 
 def fleet_page_screenshot(settings: Settings, password: str, path: Path) -> Path:
-    """The status page's Fleet section in headless Chromium, once it lists the three VMs."""
+    """The status page's Fleet section in headless Chromium, once it lists the four VMs."""
     with sync_playwright() as pw:
         viewer = pw.chromium.launch(
             executable_path="/usr/bin/chromium", args=["--no-sandbox", *CHROMIUM_QUIET_FLAGS]
@@ -339,10 +351,11 @@ def fleet_page_screenshot(settings: Settings, password: str, path: Path) -> Path
             )
             page.goto(f"https://127.0.0.1:{settings.web.port}/status/")
             rows = page.locator("#fleet tbody tr")
-            rows.nth(2).wait_for(timeout=20_000)
+            rows.nth(3).wait_for(timeout=20_000)
             text = page.locator("#fleet").inner_text()
-            assert "vm-a" in text and "vm-b" in text and "vm-c" in text and "gone" in text
+            assert all(vm in text for vm in ("vm-a", "vm-b", "vm-c", "vm-d")) and "gone" in text
             assert page.locator("#fleet tr.gone").count() == 1
+            assert page.locator("#fleet tr.human", has_text="vm-d").count() == 1  # stands out
             page.locator("#fleet-queues div").first.wait_for(timeout=10_000)
             assert "alice" in page.locator("#fleet-queues").inner_text()
             link = page.locator("#fleet tbody tr", has_text="vm-b").get_by_role("link")
