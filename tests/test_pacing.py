@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from zigral.agents.lincoln import NOTE_LIMIT
+from zigral.agents.lincoln_models import NOTE_LIMIT
 from zigral.agents.pacing import PacingBounds
 from zigral.config import Settings
 

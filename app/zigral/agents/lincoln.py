@@ -18,49 +18,31 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator
-from pydantic import Field, field_validator
 
-from zigral.actions import Action, ActionContext, NoParams, Params
+from zigral.actions import Action, ActionContext, NoParams
 from zigral.agents import linkedin_locators as L
 from zigral.agents import linkedin_pages as read
 from zigral.agents.base import Agent
+from zigral.agents.lincoln_models import (
+    ConnectParams,
+    ConnectResult,
+    LoginResult,
+    MessageParams,
+    MessageResult,
+    ProfileParams,
+    ProfileResult,
+    SearchParams,
+    SearchResult,
+    SelfcheckResult,
+    SessionResult,
+)
 from zigral.agents.pacing import Pacer, PacingBounds
 from zigral.agents.selfcheck import SelfcheckParams, selfcheck
 from zigral.config import QuotaLimit, Settings
 from zigral.constants import NEEDS_HUMAN, RUNNING
 from zigral.errors import Rejected, TaskError
 
-NOTE_LIMIT = 300
 MAX_HANDOFFS = 3  # hand-offs to a person within one command before it gives up
-
-
-class SearchParams(Params):
-    keywords: str = Field(min_length=1, max_length=200)
-    limit: int = Field(10, ge=1, le=100)
-    network: list[str] = Field(
-        default_factory=list, description="connection degrees: F (1st), S (2nd), O (3rd+)"
-    )
-    location: str | None = Field(None, max_length=100)
-
-    @field_validator("network")
-    @classmethod
-    def _degrees(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if v not in ("F", "S", "O")]
-        if bad:
-            raise ValueError(f"network takes F, S or O, not {bad}")
-        return value
-
-
-class ProfileParams(Params):
-    profile_url: str = Field(min_length=1, max_length=500)
-
-
-class ConnectParams(ProfileParams):
-    note: str | None = Field(None, max_length=NOTE_LIMIT, description=f"at most {NOTE_LIMIT} characters")
-
-
-class MessageParams(ProfileParams):
-    text: str = Field(min_length=1, max_length=8000)
 
 
 class Lincoln(Agent):
@@ -80,13 +62,13 @@ class Lincoln(Agent):
 
     def site_actions(self) -> list[Action[Any]]:
         return [
-            Action("check_session", NoParams, self.check_session),
-            Action("login", NoParams, self.login),
-            Action("search_people", SearchParams, self.search_people),
-            Action("visit_profile", ProfileParams, self.visit_profile),
-            Action("send_connection", ConnectParams, self.send_connection),
-            Action("send_message", MessageParams, self.send_message),
-            Action("selfcheck", SelfcheckParams, self.selfcheck),
+            Action("check_session", NoParams, self.check_session, result=SessionResult),
+            Action("login", NoParams, self.login, result=LoginResult),
+            Action("search_people", SearchParams, self.search_people, result=SearchResult),
+            Action("visit_profile", ProfileParams, self.visit_profile, result=ProfileResult),
+            Action("send_connection", ConnectParams, self.send_connection, result=ConnectResult),
+            Action("send_message", MessageParams, self.send_message, result=MessageResult),
+            Action("selfcheck", SelfcheckParams, self.selfcheck, result=SelfcheckResult),
         ]
 
     @property
