@@ -79,6 +79,17 @@ def test_a_bad_address_is_rejected_with_a_reason_naming_it(fields: dict[str, Any
         Command.decode(body, 10_000)
 
 
+def test_zigral_submit_addresses_a_command_to_an_account_or_a_vm() -> None:
+    from zigral.cli import build_parser, command_from
+
+    args = build_parser().parse_args(["submit", "lincoln", "echo", "--account", "alice@example.com"])
+    command = command_from(args)
+    assert (command.account, command.vm_id, command.version) == ("alice@example.com", None, 2)
+    assert command.routing_key == "acct.lincoln.alice@example.com.echo"
+    args = build_parser().parse_args(["submit", "shaun", "echo", "--vm", "vm-3"])
+    assert command_from(args).routing_key == "vm.shaun.vm-3.echo"
+
+
 def test_a_bad_account_setting_is_refused_naming_its_variable() -> None:
     from zigral.errors import ConfigError
 

@@ -1,9 +1,10 @@
 """The fleet: every VM of a namespace that sent a heartbeat, what each serves and does, and the queues of
 commands addressed to an account or a VM (``zigral fleet``, the status page's Fleet section).
 
-Read from Redis and RabbitMQ only; nothing here writes. Each worker's heartbeat also lands in the fleet
-register (``Names.fleet_key``), which outlives the heartbeat itself: a VM whose heartbeats expired (its
-TTL is ``runtime.heartbeat_interval`` + 1 s) is listed as ``gone`` for :data:`FORGET_AFTER` seconds.
+Read from Redis and RabbitMQ; the only write is forgetting what is past :data:`FORGET_AFTER`. Each worker's
+heartbeat also lands in the fleet register (``Names.fleet_key``), which outlives the heartbeat itself: a VM
+whose heartbeats expired (their TTL is ``runtime.heartbeat_interval`` + 1 s) is listed as ``gone`` for
+:data:`FORGET_AFTER` seconds.
 """
 
 from __future__ import annotations
