@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -11,8 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pika
-import pika.exceptions
 import pytest
 
 from zigral.client import Client
@@ -20,6 +17,7 @@ from zigral.config import load_settings
 from zigral.messages import Command
 from zigral.state import TaskStore
 
+from . import rabbitmq_node
 from .conftest import booted_stack, free_port, require, services_available, unique_namespace
 
 pytestmark = pytest.mark.integration
@@ -56,48 +54,6 @@ def private_redis(port: int, workdir: Path) -> Iterator[subprocess.Popen[bytes]]
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-
-
-@contextmanager
-def private_rabbitmq(workdir: Path) -> Iterator[tuple[str, str]]:
-    """A RabbitMQ node of this test's own (AMQP URL, node name): restarting it never touches the machine's."""
-    require("rabbitmq-server", shutil.which("rabbitmq-server") is not None)
-    port, dist = free_port(), free_port()
-    node = f"zigral-test-{uuid.uuid4().hex[:8]}@localhost"
-    base = workdir / "rabbitmq"
-    base.mkdir()
-    (base / "enabled_plugins").write_text("[].\n")  # no management listener on the shared 15672
-    (base / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{port}\n")
-    if os.geteuid() == 0:  # rabbitmq-server drops to the rabbitmq user, which must write here
-        for path in (base, *base.iterdir()):
-            shutil.chown(path, "rabbitmq", "rabbitmq")
-    env = {
-        **os.environ,
-        "RABBITMQ_NODENAME": node,
-        "RABBITMQ_NODE_PORT": str(port),
-        "RABBITMQ_DIST_PORT": str(dist),
-        "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
-        "RABBITMQ_LOG_BASE": str(base / "log"),
-        "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
-        "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
-    }
-    proc = subprocess.Popen(
-        ["rabbitmq-server"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"amqp://guest:guest@127.0.0.1:{port}/%2F"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                pika.BlockingConnection(pika.URLParameters(url)).close()
-                break
-            except pika.exceptions.AMQPError:
-                assert proc.poll() is None and time.monotonic() < deadline, "private RabbitMQ did not start"
-                time.sleep(0.5)
-        yield url, node
-    finally:
-        subprocess.run(["rabbitmqctl", "-n", node, "stop"], capture_output=True, timeout=120)
-        proc.wait(timeout=60)
 
 
 def wait_all(store: TaskStore, ids: list[str], status: str, timeout: float) -> dict[str, dict]:  # type: ignore[type-arg]
@@ -137,10 +93,10 @@ def test_a_redis_outage_is_waited_out_and_nothing_is_acked_before_the_result_is_
 
 def test_a_rabbitmq_restart_with_a_backlog_loses_nothing(open_dir: Path) -> None:
     services_available(load_settings())
-    require("rabbitmqctl", shutil.which("rabbitmqctl") is not None)
+    require("rabbitmq-server", rabbitmq_node.available())
     with (
-        private_rabbitmq(open_dir) as (url, node),
-        booted_stack(rabbitmq={"url": url}, runtime={"heartbeat_interval": 1.0}) as s,
+        rabbitmq_node.private_rabbitmq(open_dir) as rabbit,
+        booted_stack(rabbitmq={"url": rabbit.url}, runtime={"heartbeat_interval": 1.0}) as s,
     ):
         store = TaskStore.from_settings(s.settings)
         with Client(s.settings) as client:
@@ -149,15 +105,7 @@ def test_a_rabbitmq_restart_with_a_backlog_loses_nothing(open_dir: Path) -> None
                 for _ in range(30)
             ]
         time.sleep(1.0)
-        try:
-            subprocess.run(
-                ["rabbitmqctl", "-n", node, "stop_app"], check=True, capture_output=True, timeout=120
-            )
-            time.sleep(2)
-        finally:
-            subprocess.run(
-                ["rabbitmqctl", "-n", node, "start_app"], check=True, capture_output=True, timeout=120
-            )
+        rabbit.restart_app(down=2)  # a node of this test's own: the machine's broker is never touched
         records = wait_all(store, ids, "succeeded", timeout=180)
         for task_id in ids:
             assert [h["status"] for h in store.history(task_id)].count("succeeded") == 1
