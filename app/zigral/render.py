@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 from zigral import access, egress, tls
-from zigral.config import REPO_ROOT, Settings, to_env
+from zigral.config import TEMPLATES_DIR, Settings, to_env
 from zigral.errors import ConfigError
 
-TEMPLATES = REPO_ROOT
+TEMPLATES = TEMPLATES_DIR  # package data: links into the checkout, the files themselves in a wheel
 # nginx's per-address request limit (every request, password guesses included), see nginx.conf.in.
 WEB_RATE_PER_SECOND = 10
 WEB_BURST = 120

@@ -101,6 +101,7 @@ class Worker:
             on_connect=lambda again: self._browser_connected(again),
             on_disconnect=lambda: self.metrics.browser_connected.labels(labels).set(0),
             on_crash=self.metrics.page_crashes.labels(labels).inc,
+            agent=agent.name,  # its own labelled window on the live view (zigral.windows)
         )
         self.browser_thread = BrowserThread()
         self.runner = BrowserRunner(
