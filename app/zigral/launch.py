@@ -197,10 +197,38 @@ def run_x11vnc(settings: Settings) -> NoReturn:
     wait_for_display(settings)
     limit = settings.vnc.max_open_files
     resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
-    argv = ["x11vnc", "-display", settings.display.name, "-rfbport", str(settings.vnc.port)]
-    argv += ["-localhost", "-noipv6", "-shared", "-forever", "-rfbauth", str(settings.paths.vnc_rfbauth_file)]
-    argv += ["-noxdamage", "-quiet"]
-    _exec(argv, _display_env(settings))
+    port = settings.vnc.port
+    argv = ["x11vnc", "-display", settings.display.name, "-rfbport", str(port), "-localhost", "-noipv6"]
+    argv += ["-shared", "-forever", "-noxdamage", "-quiet"]
+    if settings.vnc.password:
+        argv += ["-rfbauth", str(settings.paths.vnc_rfbauth_file)]
+    else:
+        argv += ["-nopw"]
+    if not settings.browser.isolated:
+        if not settings.vnc.password:
+            raise StackError(
+                "ZIGRAL_VNC__PASSWORD=false needs ZIGRAL_BROWSER__ISOLATED (x11vnc behind a door)"
+            )
+        _exec(argv, _display_env(settings))
+    # Its own closed room: 127.0.0.1:<vnc port> outside is a door for root's sockets (websockify, doctor, an
+    # SSH tunnel as root); no other local user reaches the VNC server, with or without its password.
+    closed = room.Room()
+    room.serve(
+        room.host_listener(port),
+        lambda: closed.connect(port),
+        "vnc",
+        admit=lambda conn: peers.uid_allowed(conn, frozenset({0, os.geteuid()})),
+    )
+    server = subprocess.Popen(argv, env=_display_env(settings), preexec_fn=lambda: _enter_for_life(closed.fd))
+    signal.signal(signal.SIGTERM, lambda signum, frame: server.terminate())
+    code = server.wait()
+    sys.exit(code if code >= 0 else 128 - code)
+
+
+def _enter_for_life(room_fd: int) -> None:
+    """In a child before exec: into the room, and die with the launcher (its doors die with it)."""
+    room.enter(room_fd)
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def run_chromium(settings: Settings) -> NoReturn:

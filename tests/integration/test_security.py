@@ -37,6 +37,7 @@ from zigral.render import WEB_BURST, WEB_RATE_PER_SECOND
 
 from .conftest import Stack, booted_stack, free_port, require, services_available
 from .fixture_server import FixtureServer, serve
+from .test_stack import is_blank
 
 pytestmark = pytest.mark.integration
 
@@ -442,3 +443,45 @@ except urllib.error.HTTPError as exc:
     print(exc.code)
 """
     assert python_as(stranger, code) == "407"
+
+
+def test_another_local_user_cannot_reach_the_vnc_server(stack: Stack, stranger: pwd.struct_passwd) -> None:
+    code = f"""
+import socket
+with socket.create_connection(("127.0.0.1", {stack.settings.vnc.port}), timeout=10) as sock:
+    sock.settimeout(10)
+    print(repr(sock.recv(12)))
+"""
+    assert python_as(stranger, code) == "b''"  # the door closes: not even the RFB banner
+    assert probes.rfb_banner(stack.settings.vnc.port).startswith("RFB ")  # root (websockify) is let in
+
+
+def test_one_sign_in_opens_the_remote_view_without_a_vnc_password(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    services_available(load_settings())
+    with booted_stack(vnc={"password": False}) as s, sync_playwright() as pw:
+        attached = pw.chromium.connect_over_cdp(s.settings.cdp_url)
+        banner = attached.contexts[0].new_page()
+        banner.set_content(
+            "<body style='background:#1d6fd6;color:white;font:64px sans-serif'>One sign-in</body>"
+        )
+        banner.bring_to_front()
+        viewer = pw.chromium.launch(executable_path="/usr/bin/chromium")
+        page = viewer.new_page(
+            http_credentials={"username": s.settings.web.user, "password": s.web_auth[1]},
+            viewport={"width": 1280, "height": 800},
+            ignore_https_errors=True,  # the stack's self-signed certificate
+        )
+        page.goto(f"https://127.0.0.1:{s.settings.web.port}/")  # nginx's sign-in is the only one
+        canvas = page.locator("#noVNC_container canvas")
+        canvas.wait_for(state="visible")
+        deadline = time.monotonic() + 20
+        while is_blank(shot := canvas.screenshot()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        out = tmp_path_factory.getbasetemp() / "one-sign-in.png"
+        page.screenshot(path=str(out))
+        assert not page.locator("#noVNC_credentials_dlg.noVNC_open").is_visible()
+        viewer.close()
+        banner.close()
+    assert not is_blank(shot), f"the remote view stayed blank (page screenshot: {out})"
