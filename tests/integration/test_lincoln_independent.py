@@ -481,6 +481,23 @@ def test_a_second_conversation_goes_to_its_own_member_while_the_first_bubble_sta
     assert (first.ok, second.ok) == (True, True), (first.error, second.error)
 
 
+def test_with_the_click_send_option_a_multi_line_message_is_sent_once_verbatim(signed_in: World) -> None:
+    signed_in.site.enter_sends = False  # LinkedIn's "Click Send" option: Enter breaks the line
+    text = "First line\nsecond line"
+    run = signed_in.run("send_message", profile_url=signed_in.profile(ADA), text=text)
+    assert all_messages(signed_in.site) == {ADA: [text]}
+    assert run.ok, run.error
+
+
+def test_an_open_conversation_with_someone_else_is_not_used_for_a_non_connection(signed_in: World) -> None:
+    signed_in.site.bubbles = [ADA]  # Ada's conversation is open on every page, its textbox ready
+    visit = signed_in.run("visit_profile", profile_url=signed_in.profile(JANE))
+    run = signed_in.run("send_message", profile_url=signed_in.profile(JANE), text="Hello Jane")
+    assert all_messages(signed_in.site) == {}
+    assert visit.ok and visit.result["can_message"] is False, visit.result
+    assert run.ok and run.result["status"] == "not_possible", (run.result, run.error)
+
+
 @pytest.mark.parametrize("slug", [MARC, JANE, LI])
 def test_send_message_to_a_non_connection_is_not_possible_and_messages_nobody(
     signed_in: World, slug: str
@@ -529,6 +546,14 @@ def test_login_that_lands_on_the_add_phone_interstitial_is_signed_in(world: Worl
     assert world.site.logins == 1
     assert run.ok, run.error
     assert run.result["logged_in"] is True
+
+
+def test_login_on_the_welcome_back_page_of_a_remembered_account(world: World) -> None:
+    world.site.remembered = True  # what a persistent browser profile gets once its session expired
+    run = world.run("login")
+    assert run.ok, run.error
+    assert run.result["logged_in"] is True
+    assert world.site.logins == 1
 
 
 def test_login_when_already_signed_in_does_not_sign_in_again(signed_in: World) -> None:

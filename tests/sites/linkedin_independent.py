@@ -246,6 +246,8 @@ class LinkedInSite:
         self.interstitial = False  # a correct login lands on "Add a phone number" (Skip) before the feed
         self.spa_pages = False  # "Next" swaps the results in place after a delay, the URL changing first
         self.lazy_sections = False  # Experience loads only when scrolled into view
+        self.enter_sends = True  # the member's send option: False is "Click Send" (Enter breaks the line)
+        self.remembered = False  # /login is "Welcome Back" with the remembered account, as after an expiry
         self.drafts: dict[str, str] = {}  # text left in a conversation's editor (LinkedIn keeps drafts)
         self.logins = 0
         self.expire_on: str | None = (
@@ -380,6 +382,8 @@ class LinkedInSite:
         if not error and self._session(req, count=False):
             return self._redirect("/feed/")
         redirect = parse_qs(req.query).get("session_redirect", [""])[0]
+        if self.remembered and not error and "another=1" not in req.query:
+            return self._welcome_back(redirect)
         err = f'<div role="alert" class="fe">{E(error)}</div>' if error else ""
         body = (
             '<main class="lw"><div class="cardx"><h1>Sign in</h1><p>Stay updated on your professional world</p>'
@@ -394,6 +398,20 @@ class LinkedInSite:
             '<a href="/checkpoint/rp/request-password-reset">Forgot password?</a>'
             '<div class="go"><button type="submit" aria-label="Sign in" class="pri">Sign in</button></div>'
             '</form></div><p>New to LinkedIn? <a href="/signup">Join now</a></p></main>'
+        )
+        return self._page("LinkedIn Login, Sign in | LinkedIn", body, False, kind="login")
+
+    def _welcome_back(self, redirect: str) -> Response:
+        body = (
+            '<main class="wb"><h1>Welcome Back</h1><ul role="list"><li><button type="button" class="mcard" '
+            f'data-me="1"><img alt="" src="data:,"><span>{OWNER}</span><span>a***@example.org</span></button>'
+            '</li></ul><form method="post" action="/checkpoint/lg/login-submit" class="pwf" hidden>'
+            f'<input type="hidden" name="session_key" value="{E(USERNAME)}">'
+            f'<input type="hidden" name="session_redirect" value="{E(redirect)}">'
+            '<label for="password">Password</label><input id="password" name="session_password" type="password">'
+            '<button type="submit">Sign in</button></form>'
+            f'<a href="/login?another=1&session_redirect={quote(redirect)}">Sign in using another account</a>'
+            "</main>"
         )
         return self._page("LinkedIn Login, Sign in | LinkedIn", body, False, kind="login")
 
@@ -742,12 +760,13 @@ class LinkedInSite:
             )
             items.append(f'<li class="ev">{meta}<div class="body">{paras}</div></li>')
         draft = self.drafts.get(slug, "")
+        enter = "" if self.enter_sends else ' data-enter="0"'
         return (
             f'<section class="bb" data-conv="{E(slug)}" aria-label="Conversation with {E(m.name)}">'
             f'<header class="bh"><h2><a href="/in/{quote(slug)}/">{E(m.name)}</a></h2>'
             f'<button type="button" aria-label="Close your conversation with {E(m.name)}" data-close="{E(slug)}">'
             f'×</button></header><div class="lst"><ul role="list">{"".join(items)}</ul></div>'
-            f'<form class="fm2"><div class="ed" contenteditable="true" role="textbox" aria-multiline="true"'
+            f'<form class="fm2"{enter}><div class="ed" contenteditable="true" role="textbox" aria-multiline="true"'
             f' aria-label="Write a message…"><p>{E(draft) if draft else "<br>"}</p></div><div class="foot">'
             f'<button type="button" aria-label="Attach a file">📎</button>'
             f'<button type="submit" class="snd"{"" if draft else " disabled"}>Send</button>'
@@ -937,6 +956,7 @@ document.addEventListener('click', async (ev) => {
     return; }
   if (t.dataset.close) { post('/voyager/api/bubble', {slug: t.dataset.close, op: 'close'});
     t.closest('[data-conv]').remove(); return; }
+  if (t.dataset.me) { document.querySelector('.pwf').hidden = false; t.closest('ul').hidden = true; return; }
   if (t.dataset.dismiss) { t.closest('[role=dialog]').remove(); return; }
 });
 const lazy = new IntersectionObserver((entries) => { for (const e of entries) { if (!e.isIntersecting) continue;
@@ -950,6 +970,7 @@ document.addEventListener('submit', (ev) => { if (ev.target.classList.contains('
 document.addEventListener('input', (ev) => { const ed = ev.target.closest && ev.target.closest('.ed');
   if (ed) ed.closest('form').querySelector('.snd').disabled = !lines(ed); });
 document.addEventListener('keydown', (ev) => { const ed = ev.target.closest && ev.target.closest('.ed');
-  if (ed && ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); send(ed.closest('form')); } });
+  if (ed && ev.key === 'Enter' && !ev.shiftKey && ed.closest('form').dataset.enter !== '0') {
+    ev.preventDefault(); send(ed.closest('form')); } });
 })();
 """
