@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.integration.fixture_server import serve
 from tests.sites.harness import ActionRunner, Run, headless_browser
-from tests.sites.linkedin_independent import COOKIE, OWNER, PASSWORD, USERNAME, LinkedInSite, Message
+from tests.sites.linkedin_independent import ABOUT, COOKIE, OWNER, PASSWORD, USERNAME, LinkedInSite, Message
 from zigral.agents.lincoln import Lincoln
 from zigral.config import load_settings
 
@@ -187,6 +187,16 @@ def test_search_people_sends_keywords_with_url_metacharacters_intact(signed_in: 
     assert [p["name"] for p in found] == ["Ola Nordmann"]
 
 
+def test_search_people_does_not_give_a_linkedin_member_someone_elses_profile(signed_in: World) -> None:
+    found = people(signed_in.run("search_people", keywords="quantum"))
+    named = [(p["name"], slug_of(url_of(p))) for p in found if url_of(p)]
+    # The out-of-network result has no name and no profile: skipped, or listed without a profile URL.
+    assert ("Quinn Quantum", "quinn-quantum") in named
+    assert all(
+        slug in signed_in.site.members and signed_in.site.members[slug].name == name for name, slug in named
+    ), found
+
+
 def test_search_people_with_no_results_is_an_empty_list(signed_in: World) -> None:
     assert people(signed_in.run("search_people", keywords="zzqx nobody matches")) == []
 
@@ -231,6 +241,7 @@ def test_visit_profile_reads_the_top_card_and_experience(signed_in: World) -> No
     assert first["company"] in ("Acme", "Acme · Full-time")
     assert str(first["dates"]).startswith("Jan 2020 - Present")
     assert [e["title"] for e in r["experience"]] == ["Senior Data Engineer", "Data Analyst"]
+    assert r.get("about") in (None, ABOUT)  # LinkedIn's "…see more" button is not part of it
 
 
 def test_visit_profile_reads_an_experience_section_that_loads_when_scrolled_to(signed_in: World) -> None:

@@ -39,6 +39,7 @@ USERNAME = "alex.operator@example.org"
 PASSWORD = "correct horse battery"
 PAGE_SIZE = 10
 HTML = "text/html; charset=utf-8"
+ABOUT = "I build data platforms for teams that would rather ship than babysit pipelines. Streaming, lakes, coffee."
 HIDE = "position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap"
 E = html.escape
 
@@ -64,6 +65,7 @@ class Member:
     grouped: bool = False  # the first jobs share a company: one group with several roles
     inmail: bool = False  # a 2nd/3rd-degree member whose "Message" opens the InMail upsell
     email_required: bool = False  # the invitation asks for the member's email address
+    out_of_network: bool = False  # a search shows "LinkedIn Member", no name, no profile link
     urn: str = ""
 
     def __post_init__(self) -> None:
@@ -181,6 +183,15 @@ def default_members() -> list[Member]:
             3,
             email_required=True,
             jobs=[Job("Privacy Engineer", "Hushmail", "Feb 2017 - Present")],
+        ),
+        Member("quinn-quantum", "Quinn Quantum", "Quantum computing researcher", "Delft, Netherlands", 2),
+        Member(
+            "q-hidden",
+            "Hidden Quantum",
+            "Quantum software engineer",
+            "Zurich, Switzerland",
+            3,
+            out_of_network=True,
         ),
         Member(
             "carla-side",
@@ -552,6 +563,14 @@ class LinkedInSite:
         return self._page(title, body, True)
 
     def _result(self, m: Member) -> str:
+        if m.out_of_network:
+            return (
+                '<li class="rc"><div class="ent"><div class="mid"><div class="ttl"><span class="tt">'
+                '<a href="/search/results/people/headless?origin=SWITCH_SEARCH_VERTICAL" class="lnk">'
+                '<span dir="ltr"><span aria-hidden="true">LinkedIn Member</span></span></a></span></div>'
+                f'<div class="sub1">{E(m.headline)}</div><div class="sub2">{E(m.location)}</div></div>'
+                "</div></li>"
+            )
         href = self.server.url(f"/in/{quote(m.slug)}?miniProfileUrn=urn%3Ali%3Afs_miniProfile%3A{m.urn}")
         deg = {1: "1st", 2: "2nd", 3: "3rd+"}[m.degree]
         action = (
@@ -710,7 +729,9 @@ class LinkedInSite:
         )
         sticky = f'<div class="stk"><span>{n}</span>{self._actions(m, True)}</div>'
         about = self._card(
-            "About", f'<li class="row"><div class="t">{_twice("I build data platforms.")}</div></li>'
+            "About",
+            f'<li class="row"><div class="t clamp">{_twice(ABOUT)}<button type="button" class="more2">'
+            "…see more</button></div></li>",
         )
         activity = self._card(
             "Activity",
