@@ -40,7 +40,9 @@ from zigral.messages import Command
 from zigral.state import TaskStore
 
 from .conftest import booted_stack, eventually, require, services_available, unique_namespace
-from .test_runtime_resilience import private_rabbitmq, private_redis
+from .rabbitmq_node import available as rabbitmq_available
+from .rabbitmq_node import private_rabbitmq
+from .test_runtime_resilience import private_redis
 
 pytestmark = pytest.mark.integration
 
@@ -368,16 +370,10 @@ def fleet_page_screenshot(settings: Settings, password: str, path: Path) -> Path
 
 def test_a_second_rabbitmq_node_takes_over_when_the_first_stops(open_dir: Path) -> None:
     services_available(load_settings())
-    require("rabbitmqctl", shutil.which("rabbitmqctl") is not None)
-    first_dir, second_dir = open_dir / "one", open_dir / "two"
-    first_dir.mkdir()
-    second_dir.mkdir()
+    require("rabbitmq-server and rabbitmqctl", rabbitmq_available())
     namespace = unique_namespace()
-    with (
-        private_rabbitmq(first_dir) as (first, first_node),
-        private_rabbitmq(second_dir) as (second, _second_node),
-    ):
-        nodes = f"{first},{second}"
+    with private_rabbitmq(open_dir) as first, private_rabbitmq(open_dir) as second:
+        nodes = f"{first.url},{second.url}"
         # No management API on the private nodes (and 15672 is the shared broker's): figures over AMQP.
         settings = load_settings(
             runtime={"namespace": namespace},
@@ -389,7 +385,7 @@ def test_a_second_rabbitmq_node_takes_over_when_the_first_stops(open_dir: Path) 
             eventually(lambda: live_vms(store) == {"vm-n"}, "the VM beating", 60)
             before = submit(settings, [echo(account="nina")])
             wait_records(store, before)
-            subprocess.run(["rabbitmqctl", "-n", first_node, "stop"], capture_output=True, timeout=120)
+            first.ctl("stop")  # the whole node, not only its app
             stopped = time.monotonic()
             broker._first_node.clear()  # a fresh client starts at the first node, which is gone
             after = submit(settings, [echo(account="nina")])
