@@ -42,7 +42,7 @@ _FETCH_JS = """async url => {
 MIN_STEP = 0.5  # seconds above the deadline reserve below which no new UI step starts
 MAX_READ = 200_000  # cells of one read_range: the whole rectangle is returned, empty cells included
 _CLIPBOARD_JS = "text => navigator.clipboard.writeText(text).then(() => '', e => String(e))"
-_FOCUSED_JS = "el => document.activeElement === el"
+_BOX_JS = "el => [el.value, document.activeElement === el]"
 
 
 @dataclass(frozen=True)
@@ -198,13 +198,13 @@ class Shaun(Agent):
         if not box.count():
             raise ctx.missing("name_box", "the editor shows no Name Box")
         self._refused(ctx)
-        box.click(timeout=self._ms(ctx))
         box.fill(cells, timeout=self._ms(ctx))
         box.press("Enter", timeout=self._ms(ctx))
         end = time.monotonic() + min(2.0, self.cfg.ui_timeout)
         while True:
-            showing = box.input_value(timeout=self._ms(ctx)).strip().upper()
-            if showing == cells.upper() and not box.evaluate(_FOCUSED_JS):
+            value, focused = box.evaluate(_BOX_JS, timeout=self._ms(ctx))
+            showing = str(value).strip().upper()
+            if showing == cells.upper() and not focused:  # the jump is done when the grid has the keys
                 return
             if time.monotonic() > end:
                 add = S.add_rows_button(ctx.page)

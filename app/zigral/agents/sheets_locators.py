@@ -63,9 +63,23 @@ TITLE_SUFFIX = re.compile(r"\s+-\s+Google Sheets\s*$")
 VIEW_ONLY_TEXT = re.compile(r"\bview[ -]only\b|\bcan only view\b|\bread[ -]only\b", re.IGNORECASE)
 # Google's page for a file that is gone: "Sorry, the file you have requested does not exist."
 NOT_FOUND_TEXT = re.compile(r"does not exist|file you have requested|\bnot found\b", re.IGNORECASE)
-# What a view-only badge is not: text of the grid, the tabs, the Name Box, the formula bar.
-_VISIBLE_OUTSIDE_DATA_JS = """els => els.filter(e => e.getClientRects().length &&
-    !e.closest('[role=grid], [role=tab], [role=tablist], #t-name-box, #t-formula-bar-input')).length"""
+# A visible element (outside the grid, the tabs, the Name Box and the formula bar, whose text is data) whose
+# short text or aria-label matches: one walk of the page that never enters the grid.
+_MARKED_JS = """pattern => {
+    const re = new RegExp(pattern, 'i');
+    const skip = '[role=grid], [role=tab], [role=tablist], #t-name-box, #t-formula-bar-input, script, style';
+    const seen = el => el.getClientRects().length > 0;
+    const walk = el => {
+        if (el.matches(skip)) return false;
+        const label = el.getAttribute('aria-label');
+        if (label && re.test(label) && seen(el)) return true;
+        const text = el.textContent || '';
+        if (!re.test(text.replace(/\\s+/g, ' '))) return false;
+        if (text.length <= 200 && seen(el) && !el.querySelector(skip)) return true;
+        return Array.from(el.children).some(walk);
+    };
+    return walk(document.body);
+}"""
 
 
 def name_box(page: Page) -> Locator:
@@ -79,8 +93,9 @@ def formula_bar(page: Page) -> Locator:
 
 
 def tabs(page: Page) -> Locator:
-    """The sheet tabs: by role (the accessible tab strip), else Sheets' own tab class."""
-    by_role = page.get_by_role("tab")
+    """The sheet tabs: by role (the accessible tab strip), else Sheets' own tab class. The role is always
+    explicit on a tab, so a CSS attribute match finds it without walking a grid's many cells for roles."""
+    by_role = page.locator("[role=tab]")
     return by_role if by_role.count() else page.locator(".docs-sheet-tab")
 
 
@@ -115,8 +130,7 @@ def title(page: Page) -> str:
 
 def view_only(page: Page) -> bool:
     """The page says the user may only view (a badge, a banner or a labelled control)."""
-    marks = page.get_by_text(VIEW_ONLY_TEXT).or_(page.get_by_label(VIEW_ONLY_TEXT))
-    return int(marks.evaluate_all(_VISIBLE_OUTSIDE_DATA_JS)) > 0
+    return bool(page.evaluate(_MARKED_JS, VIEW_ONLY_TEXT.pattern))
 
 
 def says_not_found(page: Page) -> bool:
@@ -129,7 +143,7 @@ PROTECTED_TEXT = re.compile(r"\bprotected\b", re.IGNORECASE)
 
 def protected_dialog(page: Page) -> Locator:
     """A visible modal dialog saying the cells are protected."""
-    dialogs = page.get_by_role("dialog").or_(page.get_by_role("alertdialog"))
+    dialogs = page.locator("[role=dialog], [role=alertdialog]")  # explicit roles: no walk of the grid
     return dialogs.filter(has_text=PROTECTED_TEXT).filter(visible=True)
 
 
