@@ -763,3 +763,28 @@ def test_find_reaches_a_hidden_row(sheets: Sheets) -> None:
     run = sheets.run("find", spreadsheet="q3report", text="r6c1")
     assert run.ok, run
     assert run.result["matches"] == [{"sheet": "Raw data", "cell": "B7", "value": "r6c1"}]
+
+
+@pytest.mark.parametrize(
+    ("action", "params"),
+    [
+        ("write_range", {"range": "Notes!B10:C10", "values": [["a", "b"]]}),
+        ("append_rows", {"sheet": "Notes", "rows": [["x", 1]]}),
+    ],
+)
+def test_saves_slower_than_the_verify_wait_are_never_reported_as_nothing_changed(
+    sheets: Sheets, action: str, params: dict[str, Any]
+) -> None:
+    """Sheets shows "Saving…" until its edits reach the server; they land even after the agent stops."""
+    sheets.site.save_delay = 7  # verify_timeout is 5
+    run = sheets.run(action, timeout=30, spreadsheet="q3report", **params)
+    sheets.page.wait_for_function("document.querySelector('.zq-sync').textContent === 'Saved to Drive'")
+    changed = [c.split(": ")[0].split("!")[1] for c in sheets.changed_outside()]
+    if run.ok:
+        assert changed and all(
+            cell in run.result["range"] or run.result["range"].endswith(cell) for cell in changed
+        )
+        return
+    # The failure names the cells it changed ("cells changed: B10:C10"), never "none" for cells that land.
+    said = (run.error or "").rpartition("changed")[2]
+    assert changed == [] or all(cell in said for cell in changed), (run, changed)

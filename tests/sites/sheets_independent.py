@@ -422,6 +422,7 @@ class IndependentSheets:
         body = (
             PAGE_HTML.replace("%TITLE%", html.escape(book.title))
             .replace("%MODE%", mode)
+            .replace("%SYNC%", "Saved to Drive" if book.editable else "")
             .replace("%TABS%", tabs)
             .replace("%ACCOUNT%", html.escape(f"Google Account: {NAME} ({EMAIL})"))
             .replace("%INITIAL%", NAME[0])
@@ -598,6 +599,7 @@ body { margin: 0; font: 13px Arial, sans-serif; }
 .zq-sheet[aria-selected="true"] { background: #fff; color: #188038; font-weight: bold; }
 </style></head><body>
 <div class="zq-head"><input class="zq-docname" aria-label="Rename" value="%TITLE%">%MODE%
+<span class="zq-sync" role="status" aria-live="polite">%SYNC%</span>
 <a class="zq-me" href="#" aria-label="%ACCOUNT%">%INITIAL%</a></div>
 <div class="zq-menus" role="menubar"><span role="menuitem">File</span> <span role="menuitem">Edit</span>
 <span role="menuitem">View</span> <span role="menuitem">Insert</span> <span role="menuitem">Format</span>
@@ -756,6 +758,7 @@ EDITOR_JS = r"""
     }
     draw();
     const body = JSON.stringify({ gid: t.gid, edits });
+    saving(1);
     chain = chain
       .then(() => fetch("save", { method: "POST", headers: { "Content-Type": "application/json" }, body }))
       .then(res => (res.ok || res.status === 403 ? res.json() : null))
@@ -768,7 +771,13 @@ EDITOR_JS = r"""
         }
         draw();
       })
-      .catch(() => {});
+      .catch(() => {})
+      .finally(() => saving(-1));
+  }
+  let pending = 0;
+  function saving(d) {  // Sheets' save status: "Saving…" while edits are on their way
+    pending += d;
+    document.querySelector(".zq-sync").textContent = pending ? "Saving…" : "Saved to Drive";
   }
 
   const veil = document.querySelector(".zq-veil");
@@ -791,7 +800,8 @@ EDITOR_JS = r"""
     tab().rows += n;
     const body = JSON.stringify({ gid: tab().gid, edits: [], add_rows: n });
     const init = { method: "POST", headers: { "Content-Type": "application/json" }, body };
-    chain = chain.then(() => fetch("save", init));
+    saving(1);
+    chain = chain.then(() => fetch("save", init)).finally(() => saving(-1));
     draw();
   });
 
