@@ -24,9 +24,10 @@ from zigral.messages import fingerprint
 from zigral.metrics import AgentMetrics
 from zigral.quotas import QuotaGate
 from zigral.runtime.decisions import DeadLetter, Finish, Job, Outcome, Reject, Republish, Requeue, Retry
+from zigral.runtime.execute import run_inline
 from zigral.runtime.hooks import MetricsHook, QuotaHook
 from zigral.runtime.memory import MemoryTransport, message
-from zigral.runtime.pipeline import Pipeline, run_inline
+from zigral.runtime.pipeline import Pipeline
 from zigral.runtime.settle import Redis
 from zigral.state import TaskStore
 

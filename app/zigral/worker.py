@@ -41,8 +41,9 @@ from zigral.metrics import AgentMetrics
 from zigral.quotas import QuotaGate
 from zigral.runtime.browsing import BrowserRunner
 from zigral.runtime.decisions import Job, Message, Outcome
+from zigral.runtime.execute import run_inline
 from zigral.runtime.hooks import HoldsHook, Hook, MetricsHook, QuotaHook
-from zigral.runtime.pipeline import HARD_GRACE, Pipeline, run_inline
+from zigral.runtime.pipeline import HARD_GRACE, Pipeline
 from zigral.runtime.settle import Redis
 from zigral.runtime.transport import PikaTransport
 from zigral.state import TaskStore

@@ -15,7 +15,7 @@ from zigral.errors import DeadlineExceeded, Rejected, Retryable, StateError, Tas
 from zigral.metrics import AgentMetrics
 from zigral.quotas import QuotaGate
 from zigral.runtime.decisions import Job, Outcome
-from zigral.runtime.pipeline import outcome_of
+from zigral.runtime.execute import outcome_of
 from zigral.state import TaskStore
 from zigral.urlpolicy import UrlPolicy
 

@@ -15,11 +15,10 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
 
 from zigral.agents.base import Agent
 from zigral.config import RuntimeSettings
-from zigral.constants import EXPIRED, FAILED, NEEDS_HUMAN, REJECTED, RUNNING, SUCCEEDED, parse_route
+from zigral.constants import EXPIRED, FAILED, NEEDS_HUMAN, REJECTED, RUNNING, parse_route
 from zigral.deadline import Deadline
 from zigral.errors import (
     BrokerError,
@@ -27,8 +26,6 @@ from zigral.errors import (
     Rejected,
     StateError,
     StateUnavailable,
-    TaskError,
-    first_line,
 )
 from zigral.logs import current_task
 from zigral.messages import Command, fingerprint, parse_body, peek_id, valid_id
@@ -47,6 +44,7 @@ from zigral.runtime.decisions import (
     Requeue,
     Retry,
 )
+from zigral.runtime.execute import Executor, run_inline
 from zigral.runtime.hooks import Hook
 from zigral.runtime.settle import Redis, Settler
 from zigral.runtime.transport import Transport
@@ -57,33 +55,6 @@ log = logging.getLogger(__name__)
 HARD_GRACE = 15.0  # seconds past a deadline before the worker gives up on a stuck browser thread
 BUSY_RETRY_DELAY = 2.0  # another live worker holds the same task id: look again after this
 DELIVERY_TTL = 86400  # seconds a crash count or a generated id outlives a delivery that never settled
-
-
-class Executor(Protocol):
-    """Runs a job's action; None when it was handed back because the worker is stopping."""
-
-    def __call__(self, job: Job, deadline: Deadline, memo: dict[str, Any]) -> Outcome | None: ...
-
-
-def outcome_of(exc: Exception, captures: list[str] | None = None) -> Outcome:
-    """An action's exception as an outcome: a TaskError says its status; anything else is a bug."""
-    if isinstance(exc, TaskError):
-        return Outcome(
-            exc.status, error=first_line(exc), retryable=exc.retryable, captures=captures or [], exc=exc
-        )
-    log.error("action raised %s", type(exc).__name__, exc_info=exc)
-    return Outcome(
-        FAILED, error=f"internal error: {type(exc).__name__}: {exc}", captures=captures or [], exc=exc
-    )
-
-
-def run_inline(job: Job, deadline: Deadline, memo: dict[str, Any]) -> Outcome:
-    """Run an action that needs no browser, on the calling thread."""
-    assert job.action is not None
-    try:
-        return Outcome(SUCCEEDED, job.action.run(None, job.params))
-    except Exception as exc:  # a bug in an action must not kill the worker
-        return outcome_of(exc)
 
 
 class Pipeline:
