@@ -236,10 +236,11 @@ class Shaun(Agent):
                 "name_box_jump", f"the selection moved to {showing!r} from {cells}; nothing typed"
             )
 
-    def _can_edit(self, ctx: ActionContext) -> bool:
-        """No view-only mark on the page, and a probe keystroke opens an edit (cancelled with Escape)."""
+    def _can_edit(self, ctx: ActionContext) -> str:
+        """Why this account cannot edit ("" when it can): a view-only mark on the page, or a probe keystroke
+        that opens no edit (an edit it opens is cancelled with Escape)."""
         if S.view_only(ctx.page):
-            return False
+            return "the page marks it view-only"
         bar = S.formula_bar(ctx.page)
         if not bar.count():
             raise ctx.missing("formula_bar", "the editor shows no formula bar")
@@ -262,13 +263,15 @@ class Shaun(Agent):
                 if time.monotonic() > end:
                     raise TaskError("the probe edit (a single ') could not be cancelled with Escape")
                 ctx.page.wait_for_timeout(25)
-        return editing
+        return "" if editing else "a probe keystroke opened no edit in the formula bar"
 
     def _editable_at(self, ctx: ActionContext, cells: str, sid: str) -> None:
         """Pre-flight's last step: at the verified top-left cell, the book must take an edit."""
         self._jump(ctx, cells)
-        if not self._can_edit(ctx):
-            raise TaskError(f"view_only: spreadsheet {sid!r} is view-only for this account; nothing written")
+        if why := self._can_edit(ctx):
+            raise TaskError(
+                f"view_only: spreadsheet {sid!r} is view-only for this account ({why}); nothing written"
+            )
         self._still_at(ctx, cells)
 
     # ------------------------------------------------------------------ writing
@@ -455,7 +458,7 @@ class Shaun(Agent):
             "title": S.title(ctx.page),
             "tabs": [{"name": t.name, "gid": t.gid} for t in tabs],
             "sheet": tab.name,
-            "can_edit": self._can_edit(ctx),
+            "can_edit": not self._can_edit(ctx),
         }
 
     def read_range(self, ctx: ActionContext, p: RangeParams) -> dict[str, Any]:
