@@ -187,7 +187,9 @@ def test_search_people_sends_keywords_with_url_metacharacters_intact(signed_in: 
     assert [p["name"] for p in found] == ["Ola Nordmann"]
 
 
-def test_search_people_does_not_give_a_linkedin_member_someone_elses_profile(signed_in: World) -> None:
+def test_search_people_with_an_out_of_network_linkedin_member_lists_the_others_correctly(
+    signed_in: World,
+) -> None:
     found = people(signed_in.run("search_people", keywords="quantum"))
     named = [(p["name"], slug_of(url_of(p))) for p in found if url_of(p)]
     # The out-of-network result has no name and no profile: skipped, or listed without a profile URL.
@@ -414,6 +416,13 @@ def test_a_note_over_the_free_monthly_limit_is_not_silently_dropped(signed_in: W
         "send_connection", profile_url=signed_in.profile(JANE), note="Hi Jane, from the meetup"
     )
     assert signed_in.site.invitations == [(SAM, None)], "an invitation went out without the note asked for"
+    assert not run.ok, run.result
+
+
+def test_send_connection_at_the_weekly_invitation_limit_fails_and_sends_nothing(signed_in: World) -> None:
+    signed_in.site.weekly_limit = True
+    run = signed_in.run("send_connection", profile_url=signed_in.profile(JANE), note="Hi Jane")
+    assert signed_in.site.invitations == [(SAM, None)]
     assert not run.ok, run.result
 
 

@@ -259,6 +259,7 @@ class LinkedInSite:
         self.lazy_sections = False  # Experience loads only when scrolled into view
         self.enter_sends = True  # the member's send option: False is "Click Send" (Enter breaks the line)
         self.remembered = False  # /login is "Welcome Back" with the remembered account, as after an expiry
+        self.weekly_limit = False  # every invitation is refused with LinkedIn's weekly-limit dialog
         self.drafts: dict[str, str] = {}  # text left in a conversation's editor (LinkedIn keeps drafts)
         self.logins = 0
         self.expire_on: str | None = (
@@ -815,6 +816,8 @@ class LinkedInSite:
         slug, note = data.get("slug", ""), data.get("note")
         if slug in self.members and self.members[slug].email_required and not data.get("email"):
             return 400, {"Content-Type": "application/json"}, b'{"status": 400}'
+        if self.weekly_limit:
+            return 429, {"Content-Type": "application/json"}, b'{"status": 429}'
         if note and self.notes_left == 0:
             return 403, {"Content-Type": "application/json"}, b'{"status": 403}'
         with self.lock:
@@ -913,6 +916,11 @@ const invite = (el) => {
     const mail = d.querySelector('input[type=email]');
     const r = await post('/voyager/api/invite', {slug, note, email: mail ? mail.value : null});
     d.remove();
+    if (r.status === 429) { const w = document.createElement('div'); w.setAttribute('role', 'dialog');
+      w.setAttribute('aria-labelledby', 'wl-h'); w.className = 'mdl';
+      w.innerHTML = '<h2 id="wl-h">You’ve reached the weekly invitation limit</h2><p>Invitations are limited ' +
+        'each week. Try again next week.</p><button type="button" data-dismiss="1">Got it</button>';
+      document.body.appendChild(w); return; }
     if (!r.ok) { toast('Something went wrong. Try again.'); return; }
     toast('Your invitation to ' + name + ' was sent.');
     document.querySelectorAll('[data-inv="' + CSS.escape(slug) + '"]').forEach((b) => {
