@@ -18,6 +18,14 @@ nesting and ordering. Traits copied from the real site because agents trip on th
   the line; each editor line is a paragraph;
 - the login page has a "Sign in with Apple" button before the form's "Sign in".
 
+Switches for situations the real site produces (attributes of :class:`LinkedInSite`): a wall at a given
+page (``expire_on``) cleared by a person in the tab (``operator_after``) or out of band (``revive()``), a
+checkpoint at login, the add-phone interstitial, the "Welcome Back" page of a remembered account, the
+public profile a signed-out browser gets, in-page search pagination, an Experience section that loads
+when scrolled to, a draft left in a conversation, the "Click Send" option, the free account's note limit
+and the weekly invitation limit; an out-of-network "LinkedIn Member" and a member whose invitation asks
+for an email are always there.
+
 State lives on the server (:class:`LinkedInSite`): sessions (cookie ``li_at``), invitations with their
 notes, messages per member; tests assert on it.
 """
