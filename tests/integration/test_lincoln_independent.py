@@ -63,10 +63,11 @@ class World:
     def sign_in(self) -> None:
         self.context.add_cookies([{"name": COOKIE, "value": self.site.new_session(), "url": self.base}])
 
-    def runner(self, human_wait: float = 5, password: str = PASSWORD) -> ActionRunner:
+    def runner(self, human_wait: float = 5, password: str | None = PASSWORD) -> ActionRunner:
         creds = self.tmp / "linkedin.json"
-        creds.write_text(json.dumps({"username": USERNAME, "password": password}))
-        creds.chmod(0o600)
+        if password is not None:
+            creds.write_text(json.dumps({"username": USERNAME, "password": password}))
+            creds.chmod(0o600)
         settings = load_settings(
             None,
             lincoln={
@@ -76,7 +77,7 @@ class World:
                 "keystroke_min_ms": 0,
                 "keystroke_max_ms": 0,
                 "human_wait": human_wait,
-                "credentials_file": str(creds),
+                "credentials_file": str(creds) if password is not None else None,
             },
         )
         return ActionRunner(Lincoln(settings), self.page, self.tmp / "captures", allow_private=self.allow)
@@ -323,6 +324,7 @@ def test_visit_profile_follows_the_redirect_from_a_member_id_to_the_vanity_url(s
     run = signed_in.run("visit_profile", profile_url=signed_in.profile(urn))
     assert run.ok, run.error
     assert (run.result["name"], run.result["headline"]) == ("Jane Doe", "Senior Data Engineer at Acme")
+    assert slug_of(run.result.get("profile_url") or signed_in.profile(JANE)) == JANE  # the canonical URL
 
 
 def test_a_profile_on_another_host_is_refused_without_visiting_it(signed_in: World) -> None:
@@ -583,6 +585,13 @@ def test_login_when_already_signed_in_does_not_sign_in_again(signed_in: World) -
     assert signed_in.site.logins == 0
 
 
+def test_login_without_a_credentials_file_fails_clearly(world: World) -> None:
+    run = world.runner(password=None).run("login")
+    assert not run.ok, run.result
+    assert run.error and "credentials" in run.error.lower(), run.error
+    assert world.site.logins == 0
+
+
 def test_login_with_a_wrong_password_fails_clearly(world: World) -> None:
     run = world.runner(password="not the password").run("login")
     assert not run.ok, run.result
@@ -644,6 +653,16 @@ def test_after_a_login_wall_send_connection_invites_its_member_once(signed_in: W
     assert run.ok, run.error
     assert run.result["status"] == "sent"
     assert signed_in.site.invitations == [(SAM, None), (JANE, None)]
+
+
+def test_after_a_security_checkpoint_mid_task_visit_profile_returns_its_own_target(signed_in: World) -> None:
+    signed_in.site.wall_kind = "checkpoint"
+    signed_in.site.expire_on = f"/in/{DARA}/"
+    signed_in.site.operator_after = 1.0
+    run = signed_in.run("visit_profile", profile_url=signed_in.profile(DARA), human_wait=15)
+    assert needed_a_person(run), run.reports
+    assert run.ok, run.error
+    assert (run.result["name"], run.result["headline"]) == ("Dara O'Brien", "Data engineer at Éire Analytics")
 
 
 def test_a_wall_cleared_out_of_band_is_noticed_without_the_page_changing(signed_in: World) -> None:

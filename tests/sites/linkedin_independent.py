@@ -268,6 +268,7 @@ class LinkedInSite:
         self.enter_sends = True  # the member's send option: False is "Click Send" (Enter breaks the line)
         self.remembered = False  # /login is "Welcome Back" with the remembered account, as after an expiry
         self.weekly_limit = False  # every invitation is refused with LinkedIn's weekly-limit dialog
+        self.wall_kind = "login"  # what a signed-out page redirects to: login (or authwall), checkpoint
         self.drafts: dict[str, str] = {}  # text left in a conversation's editor (LinkedIn keeps drafts)
         self.logins = 0
         self.expire_on: str | None = (
@@ -498,6 +499,10 @@ class LinkedInSite:
 
     def _wall(self, req: Request, authwall: bool = False) -> Response:
         here = req.path + (f"?{req.query}" if req.query else "")
+        if self.wall_kind == "checkpoint":  # a security check in the middle of a session
+            cid = "AQH" + secrets.token_hex(8)
+            self.pending_challenges.add(cid)
+            return self._redirect(f"/checkpoint/challenge/{cid}?session_redirect={quote(here)}")
         if authwall:
             return self._redirect(
                 f"/authwall?trk=public_profile&sessionRedirect={quote(self.server.url(here))}"
