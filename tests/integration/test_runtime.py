@@ -473,3 +473,27 @@ def test_a_corpus_of_hostile_messages_is_every_one_accounted_for_and_the_agent_n
     grown = psutil.Process(pid).memory_info().rss - rss_before
     assert grown < 40 * 1024 * 1024, f"agent RSS grew {grown / 1e6:.0f} MB over the corpus"
     conn.close()
+
+
+def test_a_command_that_expires_while_its_agent_is_down_gets_an_expired_record_and_a_reply(rt: Stack) -> None:
+    rt.ctl("stop", "agents:lincoln")
+    command = Command(id=f"ttl-{uuid.uuid4().hex[:8]}", agent="lincoln", action="echo")
+    names = Names(rt.settings.runtime.namespace)
+    conn = broker.connect(rt.settings)
+    try:
+        ch = conn.channel()
+        replies = ch.queue_declare("", exclusive=True).method.queue
+        ch.confirm_delivery()
+        props = pika.BasicProperties(delivery_mode=2, expiration="200", reply_to=replies)
+        ch.basic_publish(names.commands_exchange, "lincoln.echo", command.encode(), props, mandatory=True)
+        time.sleep(0.5)
+        rt.ctl("start", "agents:lincoln")
+        record = wait_status(rt, command.id, {"expired", "succeeded"}, timeout=60)
+        assert record["status"] == "expired" and "expired in the broker" in record["error"]
+        deadline = time.monotonic() + 30
+        while (reply := ch.basic_get(replies, auto_ack=True))[0] is None:
+            assert time.monotonic() < deadline, "no reply"
+            time.sleep(0.1)
+        assert Result.decode(reply[2]).status == "expired"
+    finally:
+        conn.close()
