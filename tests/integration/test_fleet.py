@@ -403,37 +403,57 @@ def test_a_second_rabbitmq_node_takes_over_when_the_first_stops(open_dir: Path) 
             store.client.delete(*keys)
 
 
-def test_a_sentinel_url_reaches_the_master_the_sentinel_names(open_dir: Path) -> None:
+def test_a_sentinel_url_reaches_the_master_the_sentinel_names_and_the_new_one_after_a_failover(
+    open_dir: Path,
+) -> None:
     require("redis-server", shutil.which("redis-server") is not None)
-    master_port, sentinel_port = free_ports(2)
+    master_port, replica_port, sentinel_port = free_ports(3)
     conf = open_dir / "sentinel.conf"
     conf.write_text(
         f"port {sentinel_port}\nbind 127.0.0.1\ndir {open_dir}\n"
         f"sentinel monitor zmaster 127.0.0.1 {master_port} 1\n"
+        "sentinel down-after-milliseconds zmaster 1000\nsentinel failover-timeout zmaster 5000\n"
     )
-    with private_redis(master_port, open_dir):
+    (open_dir / "replica").mkdir()
+    with contextlib.ExitStack() as stack:
+        master = stack.enter_context(private_redis(master_port, open_dir))
+        stack.enter_context(private_redis(replica_port, open_dir / "replica"))
+        subprocess.run(
+            ["redis-cli", "-p", str(replica_port), "replicaof", "127.0.0.1", str(master_port)],
+            check=True,
+            capture_output=True,
+        )
         sentinel = subprocess.Popen(["redis-server", str(conf), "--sentinel"], stdout=subprocess.DEVNULL)
-        try:
-            url = f"redis+sentinel://127.0.0.1:{sentinel_port}/zmaster/3"
-            settings = load_settings(redis={"url": url})
-            store = TaskStore.from_settings(settings)
+        stack.callback(sentinel.wait, timeout=10)
+        stack.callback(sentinel.terminate)
+        url = f"redis+sentinel://127.0.0.1:{sentinel_port}/zmaster/3"
+        settings = load_settings(redis={"url": url})
+        store = TaskStore.from_settings(settings)
 
-            def answers() -> bool:
-                try:
-                    store.ping()
-                    return True
-                except Exception:  # the Sentinel is still starting
-                    return False
+        def writes(value: str) -> bool:
+            try:
+                store.client.set("zigral-sentinel-test", value)
+                return True
+            except Exception:  # the Sentinel is starting, or the failover is under way
+                return False
 
-            eventually(answers, "the master through the Sentinel", 20)
-            store.client.set("zigral-sentinel-test", "yes")
-            direct = subprocess.run(
-                ["redis-cli", "-p", str(master_port), "-n", "3", "get", "zigral-sentinel-test"],
+        def on(port: int) -> str:
+            done = subprocess.run(
+                ["redis-cli", "-p", str(port), "-n", "3", "get", "zigral-sentinel-test"],
                 capture_output=True,
                 text=True,
             )
-            assert direct.stdout.strip() == "yes"
-            assert sentinel_port in settings.stack_ports()  # the browser may never reach it
-        finally:
-            sentinel.terminate()
-            sentinel.wait(timeout=10)
+            return done.stdout.strip()
+
+        eventually(lambda: writes("before"), "the master through the Sentinel", 20)
+        assert on(master_port) == "before"
+        assert sentinel_port in settings.stack_ports()  # the browser may never reach it
+        eventually(lambda: on(replica_port) == "before", "the replica in sync", 20)
+        master.terminate()
+        master.wait(timeout=10)
+        failed = time.monotonic()
+        eventually(lambda: writes("after"), "a write to the master the Sentinel promoted", 60)
+        assert on(replica_port) == "after"
+        print(
+            f"\nRedis failover: a write reached the promoted replica {time.monotonic() - failed:.1f}s later"
+        )
