@@ -265,6 +265,13 @@ class Shaun(Agent):
                 ctx.page.wait_for_timeout(25)
         return "" if editing else "a probe keystroke opened no edit in the formula bar"
 
+    def _not_marked_view_only(self, ctx: ActionContext, sid: str) -> None:
+        """The first, cheap edit-rights check of a write, before any read or key."""
+        if S.view_only(ctx.page):
+            raise TaskError(
+                f"view_only: spreadsheet {sid!r} is view-only for this account (the page marks it)"
+            )
+
     def _editable_at(self, ctx: ActionContext, cells: str, sid: str) -> None:
         """Pre-flight's last step: at the verified top-left cell, the book must take an edit."""
         self._jump(ctx, cells)
@@ -288,18 +295,25 @@ class Shaun(Agent):
             if got != last:
                 last, last_change = got, now
             landed = bool(block.changed(got))
-            if now - last_change >= (self.cfg.settle if landed else self.cfg.land_timeout):
+            saving = S.saving(ctx.page)  # edits still on their way: wait for them (until the reserve)
+            if not saving and now - last_change >= (self.cfg.settle if landed else self.cfg.land_timeout):
                 return got
-            if now - start >= self.cfg.verify_timeout:
+            if not saving and now - start >= self.cfg.verify_timeout:
                 return got
-            self._in_time(ctx, "reading the write back", partial(self._changed_note, block, got, done))
+            self._in_time(
+                ctx, "reading the write back", partial(self._changed_note, block, got, done, saving)
+            )
             ctx.page.wait_for_timeout(50)
 
     @staticmethod
-    def _changed_note(block: Block, got: Grid | None, done: str = "") -> str:
+    def _changed_note(block: Block, got: Grid | None, done: str = "", saving: bool = False) -> str:
         if got is None:
             return done
-        return f"; cells changed: {span_text(block.changed(got))}"
+        note = f"; cells changed: {span_text(block.changed(got))}"
+        if saving:
+            cells = [block.cell(r, c) for r, row in enumerate(block.rows) for c in range(len(row))]
+            note += f"; the editor was still saving, so these may change too: {span_text(cells)}"
+        return note
 
     def _paste(self, ctx: ActionContext, block: Block) -> bool:
         """Put the block on the clipboard as TSV and paste it at the (verified) top-left cell."""
@@ -400,9 +414,8 @@ class Shaun(Agent):
             diffs = block.diffs(got)
         if diffs:
             shown_diffs = "; ".join(f"{cell}: wrote {w!r}, reads {h!r}" for cell, w, h in diffs[:20])
-            raise TaskError(
-                f"the write did not read back as written: {shown_diffs}{self._changed_note(block, got)}"
-            )
+            note = self._changed_note(block, got, saving=S.saving(ctx.page))
+            raise TaskError(f"the write did not read back as written: {shown_diffs}{note}")
         return {
             "range": str(block.target),
             "cells": sum(len(r) for r in block.rows),
@@ -498,6 +511,7 @@ class Shaun(Agent):
             )
         sid = self._open(ctx, p.spreadsheet)
         tab = self._tab(ctx, rng.sheet)
+        self._not_marked_view_only(ctx, sid)
         block = self._prepare(ctx, sid, tab, rng.start, p.values, p.formulas)
         return self._write(ctx, sid, tab, block)
 
@@ -505,6 +519,7 @@ class Shaun(Agent):
         """Rows below the last used row; a retried task writes the same rows again (its memo), never twice."""
         sid = self._open(ctx, p.spreadsheet)
         tab = self._tab(ctx, p.sheet)
+        self._not_marked_view_only(ctx, sid)
         start_row = ctx.memo.get("append_row")
         if start_row is None:
             start_row = len(self._read(ctx, sid, tab, None))
@@ -541,6 +556,7 @@ class Shaun(Agent):
         rng = parse_range(p.range)
         sid = self._open(ctx, p.spreadsheet)
         tab = self._tab(ctx, rng.sheet)
+        self._not_marked_view_only(ctx, sid)
         if rng.whole:  # A:C or 2:5: the part of it that holds data
             used = self._read(ctx, sid, tab, None)
             bounded = rng.bounded(len(used), max((len(r) for r in used), default=0))

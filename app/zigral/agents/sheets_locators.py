@@ -61,6 +61,8 @@ GID_IN_URL = re.compile(r"[#?&]gid=(\d+)")
 TITLE_SUFFIX = re.compile(r"\s+-\s+Google Sheets\s*$")
 # The badge or banner of a book the user may only view ("View only", "You can only view this file").
 VIEW_ONLY_TEXT = re.compile(r"\bview[ -]only\b|\bcan only view\b|\bread[ -]only\b", re.IGNORECASE)
+# Sheets' save indicator while edits are on their way to the server ("Saving…", then "Saved to Drive").
+SAVING_TEXT = re.compile(r"\bsaving\b", re.IGNORECASE)
 # Google's page for a file that is gone: "Sorry, the file you have requested does not exist."
 NOT_FOUND_TEXT = re.compile(r"does not exist|file you have requested|\bnot found\b", re.IGNORECASE)
 # A visible element (outside the grid, the tabs, the Name Box and the formula bar, whose text is data) whose
@@ -131,6 +133,11 @@ def title(page: Page) -> str:
 def view_only(page: Page) -> bool:
     """The page says the user may only view (a badge, a banner or a labelled control)."""
     return bool(page.evaluate(_MARKED_JS, VIEW_ONLY_TEXT.pattern))
+
+
+def saving(page: Page) -> bool:
+    """Sheets' save indicator says edits are still on their way to the server ("Saving…")."""
+    return bool(page.evaluate(_MARKED_JS, SAVING_TEXT.pattern))
 
 
 def says_not_found(page: Page) -> bool:
