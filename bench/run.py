@@ -20,6 +20,7 @@ Writes ``bench/results/latest.json`` and ``latest.md``. Benchmarks are not tests
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -156,7 +157,7 @@ def machine() -> dict[str, Any]:
 
 
 @contextmanager
-def dramatiq_worker(settings: Settings, namespace: str) -> Iterator[None]:
+def dramatiq_worker(settings: Settings, namespace: str) -> Iterator[psutil.Process]:
     env = {
         **os.environ,
         "ZIGRAL_BENCH_NS": namespace,
@@ -182,7 +183,7 @@ def dramatiq_worker(settings: Settings, namespace: str) -> Iterator[None]:
     )
     try:
         time.sleep(3)  # the worker declares its queue and starts consuming
-        yield
+        yield psutil.Process(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
@@ -231,8 +232,21 @@ def throughput(settings: Settings, n: int, rounds: int) -> dict[str, Any]:
 
     peer = importlib.import_module("bench.peer_dramatiq")
     zig_rates, peer_rates = [], []
-    with dramatiq_worker(settings, ns):
+    zig_cpu, peer_cpu = [], []
+    agent = psutil.Process(supervision.pid_of(settings, "agents:lincoln"))
+
+    def cpu(proc: psutil.Process) -> float:
+        """CPU seconds of a process and its children: a figure the machine's load hardly moves."""
+        total = 0.0
+        for p in [proc, *proc.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                times = p.cpu_times()
+                total += times.user + times.system
+        return total
+
+    with dramatiq_worker(settings, ns) as peer_proc:
         for _ in range(rounds):
+            c0 = cpu(agent)
             with Client(settings) as client:
                 t0 = time.perf_counter()
                 ids = [
@@ -240,6 +254,8 @@ def throughput(settings: Settings, n: int, rounds: int) -> dict[str, Any]:
                 ]
                 wait_done(store, ids, timeout=600)
                 zig_rates.append(n / (time.perf_counter() - t0))
+            zig_cpu.append((cpu(agent) - c0) / n)
+            c0 = cpu(peer_proc)
             t0 = time.perf_counter()
             keys = []
             for i in range(n):
@@ -253,6 +269,7 @@ def throughput(settings: Settings, n: int, rounds: int) -> dict[str, Any]:
                         raise TimeoutError("dramatiq peer too slow")
                     time.sleep(0.005)
             peer_rates.append(n / (time.perf_counter() - t0))
+            peer_cpu.append((cpu(peer_proc) - c0) / n)
             store.client.delete(*keys)
     del dramatiq
     zm, pm = statistics.median(zig_rates), statistics.median(peer_rates)
@@ -262,6 +279,8 @@ def throughput(settings: Settings, n: int, rounds: int) -> dict[str, Any]:
         "zigral_median": zm,
         "dramatiq_median": pm,
         "ratio": zm / pm,
+        "zigral_cpu_ms_per_command": statistics.median(zig_cpu) * 1000,
+        "dramatiq_cpu_ms_per_command": statistics.median(peer_cpu) * 1000,
         "n": n,
         "rounds": rounds,
     }
@@ -715,6 +734,12 @@ def render(r: dict[str, Any]) -> str:
         f"| echo throughput, durable, prefetch 1 | {t['zigral_median']:.0f}/s | dramatiq "
         f"{t['dramatiq_median']:.0f}/s | {t['ratio']:.2f}x |"
     )
+    if "zigral_cpu_ms_per_command" in t:
+        zc, dc = t["zigral_cpu_ms_per_command"], t["dramatiq_cpu_ms_per_command"]
+        lines.append(
+            f"| worker CPU per echo (load hardly moves it) | {zc:.2f} ms | dramatiq {dc:.2f} ms "
+            f"| {dc / zc:.2f}x |"
+        )
     c = r["cold_start"]
     lines.append(f"| cold start to doctor green | {c['ready']['median']:.1f} s (n={c['ready']['n']}) | | |")
     lines.append(f"| cold start to first command | {c['first_command']['median']:.1f} s | | |")
