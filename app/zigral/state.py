@@ -53,6 +53,20 @@ redis.call('hsetnx', KEYS[1], 'action', ARGV[5])
 redis.call('expire', KEYS[1], ARGV[1])
 return n
 """
+# KEYS: record, history, recent index, events stream, run lock. ARGV: retention, now, id, history entry,
+# event, stream maxlen, invalid (1: an invalid message's record), lock owner to release ('' none), fields...
+_COMMIT = """
+redis.call('hset', KEYS[1], unpack(ARGV, 9, #ARGV))
+if ARGV[7] == '0' then redis.call('hdel', KEYS[1], 'invalid') end
+redis.call('expire', KEYS[1], ARGV[1])
+redis.call('rpush', KEYS[2], ARGV[4])
+redis.call('expire', KEYS[2], ARGV[1])
+redis.call('zadd', KEYS[3], ARGV[2], ARGV[3])
+redis.call('zremrangebyscore', KEYS[3], '-inf', tonumber(ARGV[2]) - tonumber(ARGV[1]))
+redis.call('xadd', KEYS[4], 'MAXLEN', '~', ARGV[6], '*', 'event', ARGV[5])
+if ARGV[8] ~= '' and redis.call('get', KEYS[5]) == ARGV[8] then redis.call('del', KEYS[5]) end
+return 1
+"""
 # KEYS: a run lock. ARGV: its owner. Delete only our own lock: compare and delete atomically.
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 # KEYS: a key. ARGV: a value, a TTL (0: none). Set it if absent; the value it holds.
@@ -90,6 +104,7 @@ class TaskStore:
         self.names = names
         self.retention = retention
         self.events_maxlen = events_maxlen
+        self._commit_script: Any = None  # _COMMIT, registered on first use (EVALSHA afterwards)
 
     @classmethod
     def from_settings(cls, settings: Settings, client: redis.Redis | None = None) -> TaskStore:
@@ -287,26 +302,25 @@ class TaskStore:
     def _commit(
         self, task_id: str, fields: dict[str, Any], event: Result, release: str | None = None
     ) -> None:
-        """The record, its history, the recent index and the events stream, in one MULTI/EXEC."""
-        key = self.names.task_key(task_id)
+        """The record, its history, the recent index and the events stream (and the run lock of
+        ``release``, if it still holds it), atomically in one script call."""
+        names = self.names
         history = json.dumps(
             {"status": event.status, "at": event.at, "vm_id": event.vm_id, "error": event.error}
         )
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(key, mapping={k: str(v) for k, v in fields.items()})
-        if "invalid" not in fields:
-            pipe.hdel(key, "invalid")  # a real command's status: the id is its own now
-        pipe.expire(key, self.retention)
-        pipe.rpush(self.names.history_key(task_id), history)
-        pipe.expire(self.names.history_key(task_id), self.retention)
-        pipe.zadd(self.names.recent_key, {task_id: event.at})
-        pipe.zremrangebyscore(self.names.recent_key, "-inf", event.at - self.retention)
-        pipe.xadd(
-            self.names.events_stream, {"event": event.encode()}, maxlen=self.events_maxlen, approximate=True
-        )
-        if release is not None:
-            pipe.eval(_RELEASE, 1, self.names.lock_key(task_id), release)
-        pipe.execute()
+        keys = [
+            names.task_key(task_id),
+            names.history_key(task_id),
+            names.recent_key,
+            names.events_stream,
+            names.lock_key(task_id),
+        ]
+        pairs = [str(x) for k, v in fields.items() for x in (k, v)]
+        args = [self.retention, repr(event.at), task_id, history, event.encode(), self.events_maxlen]
+        args += ["1" if "invalid" in fields else "0", release or "", *pairs]
+        if self._commit_script is None:
+            self._commit_script = self.client.register_script(_COMMIT)
+        self._commit_script(keys=keys, args=args)
 
     @translated
     def stored_result(self, task_id: str) -> Result | None:
