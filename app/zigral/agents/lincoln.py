@@ -212,6 +212,9 @@ class Lincoln(Agent):
         ctx.goto(self.url(L.LOGIN_PATH), "domcontentloaded")
         if not L.LOGIN_WALL.search(urlsplit(ctx.page.url).path):
             return {**self.check_session(ctx, p), "already": True}
+        if not L.username(ctx.page).count() and L.another_account(ctx.page).count():
+            with ctx.page.expect_navigation(wait_until="domcontentloaded"):
+                L.another_account(ctx.page).click()  # "Welcome Back": the full form, for our account
         for field, value in ((L.username(ctx.page), user), (L.password(ctx.page), secret)):
             if not read.appears(field, self.cfg.ui_wait):
                 raise ctx.missing("login_form", "no username or password field on the login page")
@@ -255,8 +258,8 @@ class Lincoln(Agent):
         pages, seen = 1, 0
         while True:
             self._verify_search_url(ctx, p.keywords)
-            found, total = read.read_search_page(ctx, self.cfg.ui_wait)
-            seen += len(found)
+            found, total, listed = read.read_search_page(ctx, self.cfg.ui_wait)
+            seen += listed
             people.extend(x for x in found if where is None or where in x["location"].casefold())
             if len(people) >= p.limit or seen >= total or pages >= L.MAX_SEARCH_PAGES:
                 checks = f"search URL carries keywords={p.keywords!r}; {seen} of {total} results read"
@@ -272,11 +275,25 @@ class Lincoln(Agent):
             if not nxt.count() or not nxt.is_enabled():
                 raise ctx.missing("next_page", f"{seen} of {total} results read and no Next page")
             self._pause(ctx, pacer)
-            with ctx.page.expect_navigation(wait_until="domcontentloaded"):
-                nxt.click()
+            before = read.search_signature(ctx)
+            nxt.click()
+            self._await_next_page(ctx, before)
             if self.blocker(ctx) is not None:
                 raise TaskError("LinkedIn asked for a person in the middle of a search; send it again")
             pages += 1
+
+    def _await_next_page(self, ctx: ActionContext, before: list[str] | None) -> None:
+        """Until the results are another page's: a full load, or results swapped in place."""
+        end = time.monotonic() + self.cfg.ui_wait
+        while time.monotonic() < end:
+            ctx.page.wait_for_timeout(100)
+            if self.blocker(ctx) is not None:
+                return
+            now = read.search_signature(ctx)
+            if now is not None and now != before:
+                ctx.page.wait_for_load_state("domcontentloaded")
+                return
+        raise ctx.missing("next_page", "Next did not bring another page of results")
 
     def _verify_search_url(self, ctx: ActionContext, keywords: str) -> None:
         parts = urlsplit(ctx.page.url)
@@ -296,7 +313,8 @@ class Lincoln(Agent):
         top = read.read_top_card(ctx, slug, self.open(ctx, url), self.cfg.ui_wait)
         self._pause(ctx, pacer)
         rel = read.read_relationship(ctx, top)
-        experience = read.read_experience(ctx)
+        read.reveal(ctx)
+        experience = read.read_experience(ctx, self.cfg.ui_wait)
         return {
             "name": top.name,
             "headline": top.headline,
@@ -308,7 +326,7 @@ class Lincoln(Agent):
             "can_connect": rel.connect,
             "can_message": rel.message,
             "pending": rel.pending,
-            "profile_url": url,
+            "profile_url": top.url,
             "verified": f"the page is /in/{top.slug}/ with the name heading {top.name!r}",
         }
 

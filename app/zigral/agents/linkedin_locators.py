@@ -50,6 +50,12 @@ def password(page: Page) -> Locator:
     return page.locator("#password").or_(page.get_by_label("Password", exact=True)).first
 
 
+def another_account(page: Page) -> Locator:
+    """On LinkedIn's "Welcome Back" page (a remembered account): the way to the full sign-in form."""
+    name = re.compile(r"^Sign in using another account")
+    return page.get_by_role("link", name=name).or_(page.get_by_role("button", name=name)).first
+
+
 def sign_in(page: Page) -> Locator:
     return (
         page.get_by_role("button", name="Sign in", exact=True)
@@ -212,6 +218,16 @@ TOP_CARD_CLASSES = {
     "headline": ".text-body-medium.break-words",
     "location": "span.text-body-small.inline.t-black--light.break-words",
 }
+
+
+# Scroll through the page as a reader would: LinkedIn loads the lower sections when they come into view.
+REVEAL_JS = """async () => {
+  const pause = ms => new Promise(r => setTimeout(r, ms));
+  for (let y = 0; y < document.documentElement.scrollHeight; y += Math.max(200, innerHeight * 0.8)) {
+    scrollTo(0, y); await pause(60);
+  }
+  scrollTo(0, document.documentElement.scrollHeight); await pause(60); scrollTo(0, 0);
+}"""
 
 
 def section(page: Page, anchor: str, heading: str) -> Locator:
@@ -396,7 +412,7 @@ const countLine = lines(el).find(l => /^(about\s+)?[\d][\d,.\s]*\s+results?$/i.t
 const out = items.map(li => {
   const links = [...li.querySelectorAll('a[href*="/in/"]')].filter(a => visibleText(a));
   const link = li.querySelector(arg.link) || links[0];
-  if (!link) return /LinkedIn Member/.test(visibleText(li)) ? null : {missing: 'result_name_link'};
+  if (!link) return /LinkedIn Member/.test(visibleText(li)) ? {skipped: true} : {missing: 'result_name_link'};
   const name = shownText(link);
   const own = lines(li, 'button').filter(l => !l.el.contains(link) && !link.contains(l.first) &&
     !/^(1st|2nd|3rd\+?)$/.test(l.text) && !/degree connection$/.test(l.text));
@@ -404,8 +420,9 @@ const out = items.map(li => {
   return {name, href: link.getAttribute('href'),
           headline: cls(arg.headline) || (own[0] ? own[0].text : null),
           location: cls(arg.location) || (own[1] ? own[1].text : null)};
-}).filter(Boolean);
-return {results: out, count: countLine ? countLine.text : null, by_class: byClass.length > 0};
+});
+return {results: out.filter(r => !r.skipped), skipped: out.filter(r => r.skipped).length,
+        count: countLine ? countLine.text : null, by_class: byClass.length > 0};
 """
 SEARCH_CLASSES = {
     "item": "li.reusable-search__result-container",

@@ -38,6 +38,7 @@ def appears(locator: Locator, timeout_s: float, state: str = "attached") -> bool
 @dataclass(frozen=True)
 class TopCard:
     slug: str
+    url: str  # the canonical profile URL the page is on (a member id redirects to the vanity slug)
     name: str
     headline: str
     location: str
@@ -72,7 +73,9 @@ def read_top_card(ctx: ActionContext, slug: str, status: int | None, wait_s: flo
         raise ctx.missing("profile_headline", f"no headline under {data['name']}")
     if not data.get("location"):
         raise ctx.missing("profile_location", f"no location under {data['name']}")
-    return TopCard(now, data["name"], data["headline"], data["location"], data.get("degree"), card)
+    segment = urlsplit(page.url).path.split("/")[2]
+    url = urljoin(page.url, f"/in/{segment}/")
+    return TopCard(now, url, data["name"], data["headline"], data["location"], data.get("degree"), card)
 
 
 @dataclass(frozen=True)
@@ -111,9 +114,17 @@ def read_about(ctx: ActionContext) -> str | None:
     return str(text)
 
 
-def read_experience(ctx: ActionContext) -> list[dict[str, str]]:
+def reveal(ctx: ActionContext) -> None:
+    """Scroll through the profile so that LinkedIn loads its lazy sections."""
+    try:
+        ctx.page.evaluate(L.REVEAL_JS)
+    except PlaywrightError:
+        pass  # a page that will not scroll still has what it has
+
+
+def read_experience(ctx: ActionContext, wait_s: float) -> list[dict[str, str]]:
     sec = L.section(ctx.page, "experience", "Experience")
-    if not sec.count():
+    if not sec.count() and not appears(sec, min(3.0, wait_s)):  # it may still be loading after reveal()
         return []  # a profile without an Experience section
     entries: list[list[str]] = L.evaluate(sec, L.ENTRIES_JS)
     if not entries:
@@ -138,8 +149,19 @@ def me_name(ctx: ActionContext, wait_s: float) -> str:
     return name
 
 
-def read_search_page(ctx: ActionContext, wait_s: float) -> tuple[list[dict[str, Any]], int]:
-    """The people on this results page and the total the page announces."""
+def search_signature(ctx: ActionContext) -> list[str] | None:
+    """The profile links of the results on the page now (None while it cannot be read): a new page of
+    results is one whose links differ (LinkedIn may change the URL before it swaps the results)."""
+    try:
+        data = L.evaluate(L.search_main(ctx.page), L.SEARCH_JS, L.SEARCH_CLASSES)
+    except PlaywrightError:
+        return None
+    return [str(r.get("href")) for r in data["results"]]
+
+
+def read_search_page(ctx: ActionContext, wait_s: float) -> tuple[list[dict[str, Any]], int, int]:
+    """The people on this results page, the total the page announces, and the results it listed
+    (out-of-network "LinkedIn Member" results are listed but have no profile to return)."""
     page: Page = ctx.page
     main = L.search_main(page)
     if not appears(main, wait_s):
@@ -147,7 +169,7 @@ def read_search_page(ctx: ActionContext, wait_s: float) -> tuple[list[dict[str, 
     data = L.evaluate(main, L.SEARCH_JS, L.SEARCH_CLASSES)
     if data["count"] is None:
         if L.NO_RESULTS.search(main.inner_text()):
-            return [], 0
+            return [], 0, 0
         raise ctx.missing("results_count", "no result count on the search page")
     total = int(re.sub(r"\D", "", L.RESULT_COUNT.search(data["count"]).group(1)))  # type: ignore[union-attr]
     people = []
@@ -169,9 +191,10 @@ def read_search_page(ctx: ActionContext, wait_s: float) -> tuple[list[dict[str, 
                 "profile_url": urljoin(page.url, (item["href"] or "").split("?")[0]),
             }
         )
-    if total and not people:
+    listed = len(people) + int(data["skipped"])
+    if total and not listed:
         raise ctx.missing("search_results", f"the page announces {total} results and lists none")
-    return people, total
+    return people, total, listed
 
 
 def conversation_box(ctx: ActionContext, name: str, wait_s: float) -> Locator | None:

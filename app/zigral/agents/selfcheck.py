@@ -59,7 +59,8 @@ def selfcheck(agent: Lincoln, ctx: ActionContext, p: SelfcheckParams) -> dict[st
             check(("profile_actions",), lambda: read.read_relationship(quiet, top))
         check(("about_text",), lambda: read.read_about(quiet))
         resolved["about_section"] = L.section(ctx.page, "about", "About").count() > 0
-        check(("experience_entries", "experience_entry"), lambda: read.read_experience(quiet))
+        read.reveal(ctx)
+        check(("experience_entries", "experience_entry"), lambda: read.read_experience(quiet, wait))
         resolved["experience_section"] = L.section(ctx.page, "experience", "Experience").count() > 0
     agent.open(ctx, agent.url(L.SEARCH_PEOPLE_PATH) + "?" + urlencode({"keywords": p.keywords}))
     check(SEARCH_LOCATORS, lambda: read.read_search_page(quiet, wait))
