@@ -323,6 +323,21 @@ def test_a_retry_of_an_account_command_comes_back_to_the_account_queue(channel: 
     assert count(ch, names.agent_queue("lincoln")) == 0
 
 
+def test_a_replayed_dead_letter_of_an_account_command_goes_back_to_the_account_queue(
+    channel: tuple[Any, Names],
+) -> None:
+    ch, names = channel
+    publisher = broker.Publisher(ch, names)
+    command = Command(agent="lincoln", action="echo", account="nobody")
+    props = pika.BasicProperties(message_id=command.id, priority=1)
+    publisher.dead_letter("lincoln", command.encode(), props, "failed", "gave up")
+    reset: list[str] = []
+    assert broker.replay_dead_letter(ch, names, command.id, reset.append)
+    assert reset == [command.id]
+    assert count(ch, names.account_queue("lincoln", "nobody")) == 1
+    assert count(ch, names.agent_queue("lincoln")) == 0 and count(ch, names.dead_letter_queue) == 0
+
+
 # ---------------------------------------------------------------------------- the fleet view
 def beat(vm: str, agent: str, at: float, **info: Any) -> dict[str, Any]:
     return {"vm_id": vm, "agent": agent, "at": at, "key": f"hb:{agent}:{vm}", "ttl": 6, **info}
