@@ -170,103 +170,109 @@ def test_a_fleet_runs_each_account_s_commands_only_where_served_and_a_gone_or_he
     signed_out = json.dumps({"reason": "signed out (test)", "since": time.time()})
     held.client.set(names.needs_human_key("lincoln", "vm-d"), signed_out, ex=600)
     specs = [("vm-a", "alice", "g-shared"), ("vm-b", "bob", "g-shared"), ("vm-d", "dave", "g-dave")]
-    with (
-        contextlib.ExitStack() as stack,
-        agent_vms(namespace, *specs) as (a, _b, _d),
-        booted_stack(
-            vm_id="vm-c",
-            runtime={"namespace": namespace},
-            lincoln={"account": "carol"},
-            shaun={"account": "g-carol"},
-        ) as c,
-    ):
-        settings = c.settings
-        store = TaskStore.from_settings(settings)
-        eventually(lambda: live_vms(store) == {"vm-a", "vm-b", "vm-c", "vm-d"}, "four VMs beating", 60)
-        serving = {"alice": "vm-a", "bob": "vm-b", "carol": "vm-c"}
-        for_dave = submit(settings, [echo(account="dave") for _ in range(2)])  # its VM waits for a person
+    try:
+        with (
+            contextlib.ExitStack() as stack,
+            agent_vms(namespace, *specs) as (a, _b, _d),
+            booted_stack(
+                vm_id="vm-c",
+                runtime={"namespace": namespace},
+                lincoln={"account": "carol"},
+                shaun={"account": "g-carol"},
+            ) as c,
+        ):
+            settings = c.settings
+            store = TaskStore.from_settings(settings)
+            eventually(lambda: live_vms(store) == {"vm-a", "vm-b", "vm-c", "vm-d"}, "four VMs beating", 60)
+            serving = {"alice": "vm-a", "bob": "vm-b", "carol": "vm-c"}
+            for_dave = submit(settings, [echo(account="dave") for _ in range(2)])  # its VM waits for a person
 
-        # 30 commands addressed to accounts run only on the VM serving each account.
-        addressed = [echo(account=acct) for acct in serving for _ in range(10)]
-        records = wait_records(store, submit(settings, addressed))
-        for command in addressed:
-            assert records[command.id]["vm_id"] == serving[str(command.account)], command.account
-        # A Sheets account two VMs share: only those two take its commands.
-        shared = [echo("shaun", account="g-shared") for _ in range(8)]
-        records = wait_records(store, submit(settings, shared))
-        assert {r["vm_id"] for r in records.values()} <= {"vm-a", "vm-b"}
-        # A command addressed to one VM runs there.
-        to_b = [echo(vm_id="vm-b") for _ in range(3)]
-        assert {r["vm_id"] for r in wait_records(store, submit(settings, to_b)).values()} == {"vm-b"}
-        # Version 1 commands, unaddressed, are spread over the VMs.
-        plain = [echo() for _ in range(15)]
-        spread = {r["vm_id"] for r in wait_records(store, submit(settings, plain)).values()}
-        assert len(spread) >= 2, spread
+            # 30 commands addressed to accounts run only on the VM serving each account.
+            addressed = [echo(account=acct) for acct in serving for _ in range(10)]
+            records = wait_records(store, submit(settings, addressed))
+            for command in addressed:
+                assert records[command.id]["vm_id"] == serving[str(command.account)], command.account
+            # A Sheets account two VMs share: only those two take its commands.
+            shared = [echo("shaun", account="g-shared") for _ in range(8)]
+            records = wait_records(store, submit(settings, shared))
+            assert {r["vm_id"] for r in records.values()} <= {"vm-a", "vm-b"}
+            # A command addressed to one VM runs there.
+            to_b = [echo(vm_id="vm-b") for _ in range(3)]
+            assert {r["vm_id"] for r in wait_records(store, submit(settings, to_b)).values()} == {"vm-b"}
+            # Version 1 commands, unaddressed, are spread over the VMs.
+            plain = [echo() for _ in range(15)]
+            spread = {r["vm_id"] for r in wait_records(store, submit(settings, plain)).values()}
+            assert len(spread) >= 2, spread
 
-        # VM A goes away: the fleet shows it gone within the heartbeat TTL, its account's commands wait.
-        ttl = settings.runtime.heartbeat_interval + 1
-        prometheus = stack.enter_context(private_prometheus(settings.metrics.ops_port, open_dir))
-        a.kill()
-        lost = time.monotonic()
+            # VM A goes away: the fleet shows it gone within the heartbeat TTL, its account's commands wait.
+            ttl = settings.runtime.heartbeat_interval + 1
+            prometheus = stack.enter_context(private_prometheus(settings.metrics.ops_port, open_dir))
+            a.kill()
+            lost = time.monotonic()
 
-        def a_state() -> str:
-            return {vm.vm_id: vm.state for vm in fleet.view(settings, store).vms}["vm-a"]
+            def a_state() -> str:
+                return {vm.vm_id: vm.state for vm in fleet.view(settings, store).vms}["vm-a"]
 
-        eventually(lambda: a_state() == "gone", "VM A shown gone", ttl + 5)
-        to_gone = time.monotonic() - lost
-        waiting = [echo(account="alice") for _ in range(5)]
-        waiting_ids = submit(settings, waiting)
-        ops_metrics = f"http://127.0.0.1:{settings.metrics.ops_port}/metrics"
-        alice_queue = names.account_queue("lincoln", "alice")
+            eventually(lambda: a_state() == "gone", "VM A shown gone", ttl + 5)
+            to_gone = time.monotonic() - lost
+            waiting = [echo(account="alice") for _ in range(5)]
+            waiting_ids = submit(settings, waiting)
+            ops_metrics = f"http://127.0.0.1:{settings.metrics.ops_port}/metrics"
+            alice_queue = names.account_queue("lincoln", "alice")
 
-        def unserved() -> bool:
-            text = urllib.request.urlopen(ops_metrics, timeout=10).read().decode()
-            ready = metric(text, "zigral_queue_messages_ready", alice_queue)
-            return ready == 5 and metric(text, "zigral_queue_consumers", alice_queue) == 0
+            def unserved() -> bool:
+                text = urllib.request.urlopen(ops_metrics, timeout=10).read().decode()
+                ready = metric(text, "zigral_queue_messages_ready", alice_queue)
+                return ready == 5 and metric(text, "zigral_queue_consumers", alice_queue) == 0
 
-        eventually(unserved, "the exporter reports alice's commands with no consumer", 30)
-        to_alert_condition = time.monotonic() - lost
-        alert = "ZigralAddressedQueueUnserved"
-        try:
-            eventually(lambda: firing(prometheus, alert, alice_queue), f"{alert} firing in Prometheus", 60)
-        except AssertionError:
-            with urllib.request.urlopen(f"http://127.0.0.1:{prometheus}/api/v1/targets", timeout=5) as resp:
-                raise AssertionError(f"{alert} not firing; targets: {resp.read()[:1500]!r}") from None
-        to_alert = time.monotonic() - lost
-        time.sleep(3)
-        assert all(store.get(i) is None for i in waiting_ids), "an account's command ran without its VM"
-        assert all(store.get(i) is None for i in for_dave), "a held VM's account's command ran elsewhere"
-        states = {vm.vm_id: vm.state for vm in fleet.view(settings, store).vms}
-        assert states == {"vm-a": "gone", "vm-b": "idle", "vm-c": "idle", "vm-d": "needs_human"}, states
-        view = fleet.view(settings, store)
-        row = next(q for q in view.queues if q.queue == alice_queue)
-        assert row.ready == 5 and row.unserved
-        shown = subprocess.run(
-            [ZIGRAL, "--env-file", str(settings.paths.env_file), "fleet"], capture_output=True, text=True
-        )
-        for vm in ("vm-a", "vm-b", "vm-c", "vm-d"):
-            assert vm in shown.stdout
-        assert "no VM serves it" in shown.stdout and re.search(r"vm-a\s+gone", shown.stdout)
-        shot = fleet_page_screenshot(c.settings, c.web_auth[1], SHOTS / "zigral-fleet-page.png")
+            eventually(unserved, "the exporter reports alice's commands with no consumer", 30)
+            to_alert_condition = time.monotonic() - lost
+            alert = "ZigralAddressedQueueUnserved"
+            try:
+                eventually(
+                    lambda: firing(prometheus, alert, alice_queue), f"{alert} firing in Prometheus", 60
+                )
+            except AssertionError:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{prometheus}/api/v1/targets", timeout=5
+                ) as resp:
+                    raise AssertionError(f"{alert} not firing; targets: {resp.read()[:1500]!r}") from None
+            to_alert = time.monotonic() - lost
+            time.sleep(3)
+            assert all(store.get(i) is None for i in waiting_ids), "an account's command ran without its VM"
+            assert all(store.get(i) is None for i in for_dave), "a held VM's account's command ran elsewhere"
+            states = {vm.vm_id: vm.state for vm in fleet.view(settings, store).vms}
+            assert states == {"vm-a": "gone", "vm-b": "idle", "vm-c": "idle", "vm-d": "needs_human"}, states
+            view = fleet.view(settings, store)
+            row = next(q for q in view.queues if q.queue == alice_queue)
+            assert row.ready == 5 and row.unserved
+            shown = subprocess.run(
+                [ZIGRAL, "--env-file", str(settings.paths.env_file), "fleet"], capture_output=True, text=True
+            )
+            for vm in ("vm-a", "vm-b", "vm-c", "vm-d"):
+                assert vm in shown.stdout
+            assert "no VM serves it" in shown.stdout and re.search(r"vm-a\s+gone", shown.stdout)
+            shot = fleet_page_screenshot(c.settings, c.web_auth[1], SHOTS / "zigral-fleet-page.png")
 
-        # VM A comes back: its account's commands run there, none lost or doubled.
-        a.start()
-        records = wait_records(store, waiting_ids, 60)
-        assert {r["vm_id"] for r in records.values()} == {"vm-a"}
+            # VM A comes back: its account's commands run there, none lost or doubled.
+            a.start()
+            records = wait_records(store, waiting_ids, 60)
+            assert {r["vm_id"] for r in records.values()} == {"vm-a"}
 
-        def a_back() -> bool:  # the management API refreshes its queue figures every 5 s
-            back = next(vm for vm in fleet.view(settings, store).vms if vm.vm_id == "vm-a")
-            return back.state == "idle" and back.queues["lincoln alice"] == 0
+            def a_back() -> bool:  # the management API refreshes its queue figures every 5 s
+                back = next(vm for vm in fleet.view(settings, store).vms if vm.vm_id == "vm-a")
+                return back.state == "idle" and back.queues["lincoln alice"] == 0
 
-        eventually(a_back, "VM A idle again with nothing queued", 20)
-        print(
-            f"\nheartbeat loss -> gone in the fleet view: {to_gone:.1f}s (TTL {ttl:.0f}s); "
-            f"-> alert condition in the exporter: {to_alert_condition:.1f}s; -> {alert} firing with "
-            f"'for: 10s': {to_alert:.1f}s (with the rule's 5m: {to_alert - 10 + 300:.0f}s); "
-            f"screenshot {shot}"
-        )
-    with contextlib.suppress(Exception):
-        purge_fleet(settings, names)
+            eventually(a_back, "VM A idle again with nothing queued", 20)
+            print(
+                f"\nheartbeat loss -> gone in the fleet view: {to_gone:.1f}s (TTL {ttl:.0f}s); "
+                f"-> alert condition in the exporter: {to_alert_condition:.1f}s; -> {alert} firing with "
+                f"'for: 10s': {to_alert:.1f}s (with the rule's 5m: {to_alert - 10 + 300:.0f}s); "
+                f"screenshot {shot}"
+            )
+    finally:  # also after a failure: the account and VM queues live on the shared broker
+        with contextlib.suppress(Exception):
+            purge_fleet(load_settings(runtime={"namespace": namespace}), names)
 
 
 @contextlib.contextmanager
