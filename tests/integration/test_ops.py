@@ -381,7 +381,8 @@ def test_a_forced_recycle_in_a_stream_of_commands_loses_none_and_keeps_the_profi
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)["done"] is True
     assert stack.pid("chromium") != chromium_before
-    assert [r.status for r in results.values()] == ["succeeded"] * 30
+    failures = [(r.id, r.status, r.error) for r in results.values() if r.status != "succeeded"]
+    assert not failures, failures
     store = TaskStore.from_settings(s)
     assert [store.get(i)["attempts"] for i in ids] == [1] * 30  # none failed, none was retried
     m = ops_metrics(stack)
