@@ -25,7 +25,7 @@ doctor:             ## check every part for real
 
 test:               ## the whole suite, real services included
 	ZIGRAL_INSTALL_TEST_TOOLS=1 bash deploy/install.sh
-	bash deploy/venv.sh dev
+	bash deploy/venv.sh bench  # dev + dramatiq: the suite smoke-runs the benchmark against its peer
 	$(VENV)/pytest
 
 test-unit: venv     ## only the tests that need no services

@@ -72,4 +72,5 @@ def test_make_up_installs_the_production_set_and_make_test_adds_the_test_tools()
     assert 'venv.sh" runtime' in install and "[test" not in install
     assert "deploy/install.sh" in dry_run("up")
     test = dry_run("test")
-    assert test.index("deploy/install.sh") < test.index("deploy/venv.sh dev") < test.index("pytest")
+    # bench = dev + the benchmark's peer, which the suite's bench smoke run needs
+    assert test.index("deploy/install.sh") < test.index("deploy/venv.sh bench") < test.index("pytest")
