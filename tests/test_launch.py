@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 
 from zigral.config import load_settings
 from zigral.errors import StackError
-from zigral.launch import chromium_argv, clean_chromium_singletons, clean_stale_x_lock
+from zigral.launch import chromium_argv, clean_chromium_singletons, clean_stale_x_lock, run_websockify
 
 
 def test_a_stale_x_lock_of_a_dead_server_is_removed() -> None:
@@ -56,3 +57,14 @@ def test_webrtc_may_send_no_udp_the_proxy_does_not_carry() -> None:
     argv = chromium_argv(load_settings())
     assert "--webrtc-ip-handling-policy=disable_non_proxied_udp" in argv
     assert argv.index("--webrtc-ip-handling-policy=disable_non_proxied_udp") < len(argv) - 1  # not the URL
+
+
+def test_websockify_fails_at_once_when_its_port_is_taken_instead_of_exiting_0() -> None:
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        settings = load_settings(web={"websockify_port": port})
+        with pytest.raises(StackError, match=f"websockify cannot listen on 127.0.0.1:{port}"):
+            run_websockify(settings)

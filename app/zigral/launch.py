@@ -336,7 +336,19 @@ def close_all_tabs(cdp_port: int) -> None:
         log.warning("could not close Chromium's tabs (%s); it gets a plain SIGTERM", exc)
 
 
+def _require_free_port(port: int, who: str) -> None:
+    """Fail at once when ``port`` is taken: within supervisor's startsecs, so a squatted port ends FATAL."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise StackError(f"{who} cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+
+
 def run_websockify(settings: Settings) -> NoReturn:
+    # websockify exits 0 when its port is taken, which supervisor would restart forever as a normal exit.
+    _require_free_port(settings.web.websockify_port, "websockify")
     wait_forever(lambda: probes.rfb_banner(settings.vnc.port), "VNC server")
     listen = f"127.0.0.1:{settings.web.websockify_port}"
     _exec([sys.executable, "-m", "websockify", listen, f"127.0.0.1:{settings.vnc.port}"])
