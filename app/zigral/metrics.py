@@ -118,6 +118,15 @@ class AgentMetrics:
         ):
             gauge.labels(agent).set(0)
 
+    def locator_miss_counts(self) -> dict[str, int]:
+        """Misses per locator since the agent started (for the heartbeat and the status page)."""
+        counts: dict[str, int] = {}
+        for family in self.locator_misses.collect():
+            for sample in family.samples:
+                if sample.name.endswith("_total") and sample.labels.get("agent") == self.agent:
+                    counts[sample.labels["locator"]] = int(sample.value)
+        return counts
+
 
 # ---------------------------------------------------------------------- the ops exporter
 # The ops process (``zigral ops``, a supervisor event listener) builds these at each scrape from

@@ -7,6 +7,7 @@ a command.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -334,6 +335,7 @@ class Worker:
                     host=os.uname().nodename,
                     account=self.agent.quota_account,
                     url=self.public_url,
+                    locator_misses=json.dumps(self.metrics.locator_miss_counts()),
                 )
                 self._check_epoch()
             except StateError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -23,6 +24,22 @@ def _capture_url(paths: list[str]) -> str | None:
     """The task's last screenshot, as nginx serves it under /captures/."""
     shots = [p for p in paths if p.endswith(".png")]
     return f"/captures/{shots[-1]}" if shots else None
+
+
+def _locator_alerts(beats: list[dict[str, Any]]) -> list[str]:
+    """One line per agent whose site locators missed: the site's markup may have changed."""
+    lines = []
+    for beat in beats:
+        try:
+            misses: dict[str, int] = json.loads(beat.get("locator_misses") or "{}")
+        except ValueError:
+            continue
+        if misses:
+            worst = ", ".join(
+                f"{name} ({n})" for name, n in sorted(misses.items(), key=lambda kv: -kv[1])[:5]
+            )
+            lines.append(f"{beat.get('agent')} on {beat.get('vm_id')}: locators found nothing: {worst}")
+    return lines
 
 
 def status(
@@ -88,6 +105,9 @@ def status(
             )
         # Redis lost its data (a flush, a restart without persistence): ids already run may run again.
         out["redis_wiped"] = store.redis_wiped()
+        if out["redis_wiped"]:
+            out["alerts"].append("Redis lost its data: a command id already run may run again")
+        out["alerts"].extend(_locator_alerts(beats))
     except (ZigralError, redis.RedisError) as exc:
         out["errors"].append(f"Redis: {exc}")
     out["fleet"] = fleet.view(settings, store).as_dict()  # every VM of the namespace (fleet.py)
