@@ -23,10 +23,10 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from zigral.actions import Action, ActionContext, NoParams
 from zigral.agents import sheets_locators as S
+from zigral.agents import sheets_params as M
 from zigral.agents.a1 import Cell, Range, column_name, parse_range
 from zigral.agents.base import Agent
 from zigral.agents.sheets_editor import MIN_STEP, SheetsEditor, Tab
-from zigral.agents.sheets_params import AppendParams, FindParams, OpenParams, RangeParams, WriteParams
 from zigral.agents.sheets_values import Block, Grid, Value, at, span_text
 from zigral.config import Settings
 from zigral.errors import DeadlineExceeded, LocatorMissing, Rejected, Retryable, TaskError, first_line
@@ -44,13 +44,13 @@ class Shaun(SheetsEditor, Agent):
 
     def site_actions(self) -> list[Action[Any]]:
         return [
-            Action("check_session", NoParams, self.check_session),
-            Action("open_sheet", OpenParams, self.open_sheet),
-            Action("read_range", RangeParams, self.read_range),
-            Action("write_range", WriteParams, self.write_range),
-            Action("append_rows", AppendParams, self.append_rows),
-            Action("find", FindParams, self.find),
-            Action("clear_range", RangeParams, self.clear_range),
+            Action("check_session", NoParams, self.check_session, result=M.SessionResult),
+            Action("open_sheet", M.OpenParams, self.open_sheet, result=M.OpenResult),
+            Action("read_range", M.RangeParams, self.read_range, result=M.ReadResult),
+            Action("write_range", M.WriteParams, self.write_range, result=M.WriteResult),
+            Action("append_rows", M.AppendParams, self.append_rows, result=M.AppendResult),
+            Action("find", M.FindParams, self.find, result=M.FindResult),
+            Action("clear_range", M.RangeParams, self.clear_range, result=M.ClearResult),
         ]
 
     @property
@@ -218,7 +218,7 @@ class Shaun(SheetsEditor, Agent):
         label = account.first.get_attribute("aria-label") if account.count() else None
         return {"logged_in": True, "account": S.account_name(label)}
 
-    def open_sheet(self, ctx: ActionContext, p: OpenParams) -> dict[str, Any]:
+    def open_sheet(self, ctx: ActionContext, p: M.OpenParams) -> dict[str, Any]:
         """Title, tabs with their gids, the active tab and whether this account can edit."""
         sid = self._open(ctx, p.spreadsheet)
         tabs = [self._tab(ctx, name) for name in self._tab_names(ctx)]
@@ -232,7 +232,7 @@ class Shaun(SheetsEditor, Agent):
             "can_edit": not self._can_edit(ctx),
         }
 
-    def read_range(self, ctx: ActionContext, p: RangeParams) -> dict[str, Any]:
+    def read_range(self, ctx: ActionContext, p: M.RangeParams) -> dict[str, Any]:
         """Cells through the export; ``A:C`` and ``2:5`` are cut to the sheet's used range."""
         rng = parse_range(p.range)
         sid = self._open(ctx, p.spreadsheet)
@@ -257,7 +257,7 @@ class Shaun(SheetsEditor, Agent):
         ]
         return {"range": str(bounded), "rows": rows}
 
-    def write_range(self, ctx: ActionContext, p: WriteParams) -> dict[str, Any]:
+    def write_range(self, ctx: ActionContext, p: M.WriteParams) -> dict[str, Any]:
         """Write a block from the range's top-left cell (pasted, verified by reading it back)."""
         rng = parse_range(p.range)
         if rng.whole:
@@ -273,7 +273,7 @@ class Shaun(SheetsEditor, Agent):
         block = self._prepare(ctx, sid, tab, rng.start, p.values, p.formulas)
         return self._write(ctx, sid, tab, block)
 
-    def append_rows(self, ctx: ActionContext, p: AppendParams) -> dict[str, Any]:
+    def append_rows(self, ctx: ActionContext, p: M.AppendParams) -> dict[str, Any]:
         """Rows below the last used row; a retried task writes the same rows again (its memo), never twice."""
         sid = self._open(ctx, p.spreadsheet)
         tab = self._tab(ctx, p.sheet)
@@ -291,7 +291,7 @@ class Shaun(SheetsEditor, Agent):
             raise Retryable(f"append interrupted, to be repaired on retry: {exc}") from None
         return {"range": result["range"], "rows": len(p.rows), "verified": True, "already": False}
 
-    def find(self, ctx: ActionContext, p: FindParams) -> dict[str, Any]:
+    def find(self, ctx: ActionContext, p: M.FindParams) -> dict[str, Any]:
         """Cells containing ``text`` (case-insensitive unless ``match_case``) in one tab or every tab."""
         sid = self._open(ctx, p.spreadsheet)
         names = [p.sheet] if p.sheet else self._tab_names(ctx)
@@ -309,7 +309,7 @@ class Shaun(SheetsEditor, Agent):
                         )
         return {"matches": matches, "sheets": searched}
 
-    def clear_range(self, ctx: ActionContext, p: RangeParams) -> dict[str, Any]:
+    def clear_range(self, ctx: ActionContext, p: M.RangeParams) -> dict[str, Any]:
         """Empty a block: the whole range selected and checked before Delete (else cell by cell)."""
         rng = parse_range(p.range)
         sid = self._open(ctx, p.spreadsheet)

@@ -1,10 +1,13 @@
-"""The parameters of Shaun's actions: a spreadsheet, an A1 range, a block of values, checked on entry."""
+"""Shaun's actions' models: params (a spreadsheet, an A1 range, a block of values, checked on entry) and
+results (closed: every field documented)."""
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import Literal
 
-from zigral.actions import Params
+from pydantic import BaseModel, Field, field_validator
+
+from zigral.actions import Params, Result
 from zigral.agents.a1 import parse_range
 from zigral.agents.sheets_values import Value
 from zigral.errors import Rejected
@@ -60,3 +63,57 @@ class FindParams(SheetParams):
     text: str = Field(min_length=1, max_length=1000)
     sheet: str | None = None
     match_case: bool = False
+
+
+class SessionResult(Result):
+    logged_in: bool
+    account: str | None = Field(None, description="the signed-in Google account's name")
+
+
+class TabInfo(BaseModel):
+    name: str
+    gid: int | None = Field(description="from the URL once the tab is active (null: the URL showed none)")
+
+
+class OpenResult(Result):
+    id: str
+    title: str
+    tabs: list[TabInfo]
+    sheet: str = Field(description="the tab now active")
+    can_edit: bool = Field(description="no view-only mark, and a probe keystroke opened an edit")
+
+
+class ReadResult(Result):
+    range: str = Field(description="the cells read, A:C and 2:5 cut to the used range")
+    rows: list[list[str]] = Field(description="as the export displays them, the whole rectangle")
+
+
+class WriteResult(Result):
+    range: str
+    cells: int
+    verified: bool = Field(description="read back as written")
+    method: Literal["paste", "type", "paste+type"] = Field(description="how the cells were entered")
+
+
+class AppendResult(Result):
+    range: str
+    rows: int
+    verified: bool
+    already: bool = Field(description="a retried task found its rows already written")
+
+
+class Match(BaseModel):
+    sheet: str
+    cell: str
+    value: str
+
+
+class FindResult(Result):
+    matches: list[Match]
+    sheets: list[str] = Field(description="the tabs searched")
+
+
+class ClearResult(Result):
+    range: str
+    cleared: int = Field(description="cells that held data and now read empty")
+    cells: int = Field(description="cells in the range")
