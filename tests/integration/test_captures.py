@@ -23,7 +23,7 @@ CJK = "中文日本語한국어"
 EMOJI = "😀🚀🍣🌍"
 TOFU = "\U000f0001"  # a private-use code point no font covers: Chromium draws its missing-glyph box
 CELL = 120  # CSS pixels per glyph cell, one glyph of 80 px in each
-COLUMNS = 8  # cells per row: 960 CSS px, inside the narrowest viewport the stack's Chromium opens
+COLUMNS = 4  # cells per row: 480 CSS px, inside an agent's window (half the screen, side by side)
 
 _GLYPHS = [*CJK, *EMOJI, TOFU]
 _CELLS = "".join(
