@@ -362,14 +362,24 @@ def memory(settings: Settings, url: str, commands: int) -> dict[str, Any]:
 
 def proxy_hop(settings: Settings, url: str, n: int) -> dict[str, Any]:
     """A page load with and without the egress proxy, interleaved, from two browsers launched alike."""
-    from zigral.launch import CHROMIUM_QUIET_FLAGS, proxy_args
+    from zigral import egress
+    from zigral.launch import CHROMIUM_QUIET_FLAGS
+    from zigral.secrets import read_secret
 
     direct, proxied = [], []
     with sync_playwright() as pw:
         launch = {"executable_path": "/usr/bin/chromium", "headless": True}
         plain = pw.chromium.launch(args=["--no-sandbox", *CHROMIUM_QUIET_FLAGS], **launch)  # type: ignore[arg-type]
+        # squid serves only requests signed with the door's password (the stack's Chromium gets them
+        # signed by its proxy door); this browser signs its own.
+        door = {
+            "server": f"http://127.0.0.1:{settings.egress.port}",
+            "username": egress.DOOR_USER,
+            "password": read_secret(egress.door_password_file(settings)),
+        }
         walled = pw.chromium.launch(
-            args=["--no-sandbox", *CHROMIUM_QUIET_FLAGS, *proxy_args(settings)],
+            args=["--no-sandbox", *CHROMIUM_QUIET_FLAGS],
+            proxy=door,  # type: ignore[arg-type]
             **launch,  # type: ignore[arg-type]
         )
         pages = plain.new_page(), walled.new_page()
@@ -519,6 +529,7 @@ def profile_agent(settings: Settings, url: str, n: int) -> dict[str, Any]:
     from zigral.broker import Publisher
     from zigral.browser import BrowserSession
     from zigral.messages import Result
+    from zigral.runtime.pipeline import Pipeline
     from zigral.worker import Worker
 
     private = settings.model_copy(
@@ -544,7 +555,7 @@ def profile_agent(settings: Settings, url: str, n: int) -> dict[str, Any]:
         patched.append((owner, name, original))
         setattr(owner, name, wrapper)
 
-    timed(Worker, "_handle", "total")
+    timed(Pipeline, "handle", "total")
     timed(BrowserSession, "run", "Playwright + Chromium (browser thread)")
     timed(redis.client.Redis, "execute_command", "Redis")
     timed(redis.client.Pipeline, "execute", "Redis")
