@@ -107,21 +107,6 @@ class Served(Agent):
 
 
 @pytest.fixture
-def client() -> Iterator[redis.Redis]:
-    c = redis.Redis.from_url(
-        os.environ.get("ZIGRAL_REDIS__URL", "redis://127.0.0.1:6379/0"), decode_responses=True
-    )
-    try:
-        c.ping()
-    except redis.RedisError:
-        if os.environ.get("CI"):
-            pytest.fail("Redis is required in CI")
-        pytest.skip("no Redis")
-    yield c
-    c.close()
-
-
-@pytest.fixture
 def names(client: redis.Redis) -> Iterator[Names]:
     namespace = "zf" + uuid.uuid4().hex[:8]
     yield Names(namespace)

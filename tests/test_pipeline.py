@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -131,21 +130,6 @@ class Rig:
 
 def cmd(action: str = "echo", **fields: Any) -> dict[str, Any]:
     return {"id": f"t-{uuid.uuid4().hex[:10]}", "agent": "lincoln", "action": action, **fields}
-
-
-@pytest.fixture
-def client() -> Iterator[redis.Redis]:
-    c = redis.Redis.from_url(
-        os.environ.get("ZIGRAL_REDIS__URL", "redis://127.0.0.1:6379/0"), decode_responses=True
-    )
-    try:
-        c.ping()
-    except redis.RedisError:
-        if os.environ.get("CI"):
-            pytest.fail("Redis is required in CI")
-        pytest.skip("no Redis")
-    yield c
-    c.close()
 
 
 @pytest.fixture
