@@ -112,9 +112,9 @@ class VncSettings(BaseModel):
     port: Port = Field(5900, ge=1, le=65535)
     # x11vnc takes minutes to accept a client when the open-files limit is huge.
     max_open_files: int = Field(1024, ge=64)
-    # x11vnc asks its own password (a second sign-in after nginx's). False: one sign-in; x11vnc sits in its
-    # own network namespace behind a door for root (websockify) only, so nobody else can reach it.
-    password: bool = True
+    # False (default): one sign-in, nginx's; x11vnc sits in its own network namespace behind a door for root
+    # (websockify) only, so nobody else can reach it. True: x11vnc also asks its own password (two sign-ins).
+    password: bool = False
 
 
 class BrowserSettings(BaseModel):

@@ -45,7 +45,9 @@ def summary(settings: Settings, elapsed: float) -> str:
             f"  status page:  {url}status/",
             f"  captures:     {url}captures/  (files in {settings.captures.dir})",
             f"  web password: {p.web_password_file}",
-            f"  VNC password: {p.vnc_password_file}",
+            f"  VNC password: {p.vnc_password_file}"
+            if settings.vnc.password
+            else "  VNC password: none (one sign-in)",
             f"  logs:         {p.log_dir}",
             f"  ops:          .venv/bin/supervisorctl -c {p.supervisor_conf} status",
         ]

@@ -144,8 +144,9 @@ def live_view(stack: Stack, out: Path) -> bytes:
             viewport={"width": s.display.width, "height": s.display.height + 40},
         )
         page.goto(f"https://127.0.0.1:{s.web.port}/vnc.html?autoconnect=1&resize=scale&path=websockify")
-        page.locator("#noVNC_password_input").fill(stack.vnc_password)
-        page.locator("#noVNC_credentials_button").click()
+        if s.vnc.password:  # ZIGRAL_VNC__PASSWORD=true: x11vnc asks its own password too
+            page.locator("#noVNC_password_input").fill(stack.vnc_password)
+            page.locator("#noVNC_credentials_button").click()
         canvas = page.locator("#noVNC_container canvas")
         canvas.wait_for(state="visible")
         deadline = time.monotonic() + 20
