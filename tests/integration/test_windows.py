@@ -50,7 +50,10 @@ def site() -> Iterator[FixtureServer]:
 @pytest.fixture(scope="module")
 def stack(site: FixtureServer) -> Iterator[Stack]:
     services_available(load_settings())
-    with booted_stack(runtime={"allow_private": [site.base.removeprefix("http://")]}) as s:
+    # Two sign-ins here (x11vnc's own password too), so that the opt-in path keeps a real test.
+    with booted_stack(
+        runtime={"allow_private": [site.base.removeprefix("http://")]}, vnc={"password": True}
+    ) as s:
         s.ctl("stop", "agents:*")  # the test plays the agents, killing them at will
         yield s
 
