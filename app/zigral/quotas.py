@@ -94,45 +94,30 @@ class QuotaGate:
     @translated
     def take(self, quota: str, now: dt.datetime | None = None) -> QuotaFull | None:
         """Take one use of ``quota``; a :class:`QuotaFull` (nothing taken) when a window is full."""
-        limit = self.limits.get(quota)
-        if limit is None:
-            return None
-        now = now or dt.datetime.now(dt.UTC)
-        day_key, week_key, next_day, next_week = self._keys(quota, now)
-        day_ttl = int((next_day - now).total_seconds()) + 3600
-        week_ttl = int((next_week - now).total_seconds()) + 3600
-        args = [
-            -1 if limit.day is None else limit.day,
-            -1 if limit.week is None else limit.week,
-            day_ttl,
-            week_ttl,
-        ]
-        full = int(self.client.eval(_TAKE, 2, day_key, week_key, *args))
-        if full == 0:
-            return None
-        if full == 1:
-            return QuotaFull(quota, "day", next_day.timestamp())
-        return QuotaFull(quota, "week", next_week.timestamp())
+        return self._take(quota, None, now)
 
     @translated
     def take_once(self, quota: str, task_id: str, now: dt.datetime | None = None) -> QuotaFull | None:
         """Like :meth:`take`, but a task that already took ``quota`` this week takes nothing more."""
+        return self._take(quota, task_id, now)
+
+    def _take(self, quota: str, task_id: str | None, now: dt.datetime | None) -> QuotaFull | None:
         limit = self.limits.get(quota)
         if limit is None:
             return None
         now = now or dt.datetime.now(dt.UTC)
         day_key, week_key, next_day, next_week = self._keys(quota, now)
-        day_ttl = int((next_day - now).total_seconds()) + 3600
-        week_ttl = int((next_week - now).total_seconds()) + 3600
-        takers = (self.names.quota_takers_key(day_key), self.names.quota_takers_key(week_key))
         args: list[int | str] = [
             -1 if limit.day is None else limit.day,
             -1 if limit.week is None else limit.week,
-            day_ttl,
-            week_ttl,
-            task_id,
+            int((next_day - now).total_seconds()) + 3600,
+            int((next_week - now).total_seconds()) + 3600,
         ]
-        full = int(self.client.eval(_TAKE_ONCE, 4, day_key, week_key, *takers, *args))
+        if task_id is None:
+            full = int(self.client.eval(_TAKE, 2, day_key, week_key, *args))
+        else:
+            takers = (self.names.quota_takers_key(day_key), self.names.quota_takers_key(week_key))
+            full = int(self.client.eval(_TAKE_ONCE, 4, day_key, week_key, *takers, *args, task_id))
         if full == 0:
             return None
         if full == 1:
