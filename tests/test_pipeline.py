@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from zigral.actions import Action, NoParams
 from zigral.agents.base import Agent
 from zigral.config import QuotaLimit, RuntimeSettings, Settings
-from zigral.constants import Names
+from zigral.constants import FAILED, RESUMABLE, TIMED_OUT, Names
 from zigral.deadline import Deadline
 from zigral.errors import LocatorMissing, Rejected, Retryable, StateUnavailable
 from zigral.messages import fingerprint
@@ -56,6 +56,10 @@ def _missing(ctx: Any, p: NoParams) -> dict[str, Any]:
     raise LocatorMissing("profile_name", "locator profile_name found nothing")
 
 
+def _frozen(ctx: Any, p: NoParams) -> dict[str, Any]:
+    raise AssertionError("the rig's executor answers for a frozen browser")
+
+
 def _send(ctx: Any, p: SendParams) -> dict[str, Any]:
     return {"sent": p.sent}
 
@@ -70,6 +74,8 @@ class Probe(Agent):
             Action("refuse", NoParams, _refuse, browser=False),
             Action("missing", NoParams, _missing, browser=False),
             Action("send", SendParams, _send, browser=False, quota="messages"),
+            Action("frozen", NoParams, _frozen, browser=False),
+            Action("frozen_mid_write", NoParams, _frozen, browser=False),
         ]
 
     @property
@@ -115,6 +121,10 @@ class Rig:
             raise Crash()
         if self.hand_back:
             return None
+        if job.command.action.startswith("frozen"):  # the browser stopped answering past the deadline
+            if job.command.action == "frozen_mid_write":
+                memo[RESUMABLE] = True  # what ActionContext.resumable() leaves before the first keystroke
+            return Outcome(TIMED_OUT, error="deadline passed and the browser did not answer")
         return run_inline(job, deadline, memo)
 
     def send(self, body: bytes | dict[str, Any], **kw: Any) -> Any:
@@ -551,3 +561,16 @@ def test_a_broker_drop_while_the_running_event_goes_out_costs_the_command_no_att
     assert isinstance(decision, Finish) and decision.status == "succeeded"
     record = rig.store.get(body["id"])
     assert record is not None and record["attempts"] == 1 and len(rig.broker.acked) == 1
+
+
+def test_a_timeout_is_final_unless_the_action_marked_its_work_resumable(rig: Rig) -> None:
+    plain = rig.send(cmd("frozen"))
+    assert isinstance(plain, Finish) and plain.status == TIMED_OUT
+    mid_write = cmd("frozen_mid_write")
+    first = rig.send(mid_write)
+    assert isinstance(first, Retry), first  # a frozen browser mid-write: the retry repairs the same cells
+    assert first.note is not None and "browser did not answer" in first.note
+    rig.send(mid_write)
+    last = rig.send(mid_write)
+    assert isinstance(last, Finish) and last.status == FAILED and last.dead_letter
+    assert last.error is not None and last.error.startswith("gave up after 3 attempts")

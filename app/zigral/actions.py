@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from zigral.browser import UPSTREAM_REFUSED
 from zigral.captures import CaptureStore, scrub_passwords
+from zigral.constants import RESUMABLE
 from zigral.deadline import Deadline
 from zigral.errors import LocatorMissing, Rejected, Retryable, TaskError
 from zigral.messages import describe
@@ -45,6 +46,12 @@ class ActionContext:
     # Take one use of a quota right before a side effect; raises OverQuota when its window is full. Taking
     # it twice in one task counts once (a redelivery after a crash).
     take_quota: Callable[[str], None] = lambda quota: None
+
+    def resumable(self) -> None:
+        """From here on a timeout is retried with the memo (the retry repairs what this attempt began)
+        instead of final: call it before a side effect that running again completes, never duplicates."""
+        self.memo[RESUMABLE] = True
+        self.remember(RESUMABLE, True)
 
     def missing(self, locator: str, what: str) -> LocatorMissing:
         """Count a locator miss and return its error: ``raise ctx.missing("profile_name", "...")``."""

@@ -29,6 +29,9 @@ MAX_PRIORITY = max(PRIORITIES.values())
 QUEUED, RUNNING, DEFERRED, NEEDS_HUMAN = "queued", "running", "deferred", "needs_human"
 SUCCEEDED, FAILED, REJECTED, TIMED_OUT, EXPIRED = "succeeded", "failed", "rejected", "timed_out", "expired"
 TERMINAL = frozenset({SUCCEEDED, FAILED, REJECTED, TIMED_OUT, EXPIRED})
+# A task memo key: set by an action before work that a retry with the memo repairs (a write into cells it
+# knows); a timeout after it is retried instead of final, so nothing is left half-done without a record.
+RESUMABLE = "resumable"
 STATUSES = (QUEUED, RUNNING, DEFERRED, NEEDS_HUMAN, *sorted(TERMINAL))
 
 # AMQP headers the runtime sets.

@@ -179,7 +179,8 @@ def test_an_interrupted_append_is_retried_into_the_same_rows(make: Make) -> None
     rows = [[f"n{r}", r] for r in range(250)]
     first = runner.run("append_rows", timeout=15, spreadsheet="bulk1", sheet="Notes", rows=rows)
     assert first.status == "failed" and "append interrupted" in (first.error or ""), first
-    assert runner.memo == {"append_row": 1}
+    # where it appends, and that a timeout from the first key on is retried (the retry repairs the rows)
+    assert runner.memo == {"append_row": 1, "resumable": True}
     _, fast = make(site)  # the retry: same task memo, a browser that now pastes
     fast.memo.update(runner.memo)
     second = fast.run("append_rows", spreadsheet="bulk1", sheet="Notes", rows=rows)

@@ -159,6 +159,7 @@ class Shaun(SheetsEditor, Agent):
         self._editable_at(ctx, top_left, sid)
         halo = block.halo()
         around = self._read(ctx, sid, tab, halo.cells) if halo else []
+        ctx.resumable()  # the same block written again repairs a write a frozen browser cut off
         pasted = self._paste(ctx, block)
         got = self._settled(ctx, sid, tab, block, "") if pasted else block.before
         if halo and pasted and self._spilled(ctx, sid, tab, block, halo, around):

@@ -118,6 +118,7 @@ class Job:
     started: float = 0.0
     outcome: Outcome | None = None
     claim: Claim | None = None  # what the claim step found (runtime/claim.py)
+    memo: dict[str, Any] = field(default_factory=dict)  # the task's memo, as the action left it
 
     @property
     def task_id(self) -> str | None:

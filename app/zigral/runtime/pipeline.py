@@ -18,7 +18,16 @@ from collections.abc import Callable, Sequence
 
 from zigral.agents.base import Agent
 from zigral.config import RuntimeSettings
-from zigral.constants import EXPIRED, FAILED, NEEDS_HUMAN, REJECTED, RUNNING, parse_route
+from zigral.constants import (
+    EXPIRED,
+    FAILED,
+    NEEDS_HUMAN,
+    REJECTED,
+    RESUMABLE,
+    RUNNING,
+    TIMED_OUT,
+    parse_route,
+)
 from zigral.deadline import Deadline
 from zigral.errors import (
     BrokerError,
@@ -342,6 +351,7 @@ class Pipeline:
         for hook in self.hooks:
             hook.before_execute(job)
         outcome: Outcome | None = None
+        job.memo = memo
         try:
             outcome = self.executor(job, Deadline(self.timeout(command)), memo)
         finally:
@@ -356,13 +366,15 @@ class Pipeline:
         exc, command = outcome.exc, job.command
         if isinstance(exc, OverQuota) and command is not None and self.quotas is not None:  # take_quota
             return self.over_quota(command, QuotaFull(exc.quota, exc.window, exc.reopens_at))
-        if outcome.retryable and job.attempt < self.rt.max_attempts:
+        # A timeout in the middle of resumable work (a frozen browser mid-write) is repaired by a retry.
+        interrupted = outcome.status == TIMED_OUT and bool(job.memo.get(RESUMABLE))
+        if (outcome.retryable or interrupted) and job.attempt < self.rt.max_attempts:
             base = min(self.rt.retry_max_delay, self.rt.retry_base_delay * 2 ** (job.attempt - 1))
             delay = base * random.uniform(0.5, 1.5)
             note = f"attempt {job.attempt} failed: {outcome.error}; retrying in {delay:.1f}s"
             return Retry(delay, note, tuple(outcome.captures))
         captures = tuple(outcome.captures)
-        if outcome.retryable:
+        if outcome.retryable or interrupted:
             error = f"gave up after {job.attempt} attempts: {outcome.error}"
             return Finish(FAILED, error=error, captures=captures, dead_letter=True)
         return Finish(
