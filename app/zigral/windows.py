@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from playwright.sync_api import BrowserContext, CDPSession, Page
+from playwright.sync_api import Error as PlaywrightError
 
 from zigral.constants import AGENTS
 
@@ -47,6 +48,15 @@ def _target_id(context: BrowserContext, page: Page) -> str:
 
 def _window(cdp: CDPSession, context: BrowserContext, page: Page) -> int:
     return int(cdp.send("Browser.getWindowForTarget", {"targetId": _target_id(context, page)})["windowId"])
+
+
+def _window_if_open(cdp: CDPSession, context: BrowserContext, page: Page) -> int | None:
+    """The page's window, or None for a page another agent closed while this one looked (both agents
+    attach at once after a browser restart, each tidying its own window)."""
+    try:
+        return _window(cdp, context, page)
+    except PlaywrightError:  # "No target with given id found", "Target closed"
+        return None
 
 
 def _open_label(context: BrowserContext, cdp: CDPSession, agent: str) -> Page:
@@ -83,12 +93,12 @@ def work_tab(context: BrowserContext, agent: str) -> Page:
         label = labels[0] if labels else _open_label(context, cdp, agent)
         window = _window(cdp, context, label)
         for extra in labels[1:]:  # two labels: an earlier run raced this one; keep the first window
-            extra_window = _window(cdp, context, extra)
+            extra_window = _window_if_open(cdp, context, extra)
             for page in context.pages:
-                if _window(cdp, context, page) == extra_window:
+                if extra_window is not None and _window_if_open(cdp, context, page) == extra_window:
                     page.close()
         _place(cdp, window, agent, label)
-        mine = [p for p in context.pages if p is not label and _window(cdp, context, p) == window]
+        mine = [p for p in context.pages if p is not label and _window_if_open(cdp, context, p) == window]
         for leftover in mine[1:]:
             leftover.close()
         if mine:
