@@ -153,7 +153,11 @@ class BrowserSession:
                 self.close_page()
         if self._page is None or self._page.is_closed():
             self._uses = 0
-            self._page = windows.work_tab(context, self.agent) if self.agent else context.new_page()
+            if self.agent:
+                with windows.arranging(self.cdp_port):
+                    self._page = windows.work_tab(context, self.agent)
+            else:
+                self._page = context.new_page()
             self._page.on("crash", lambda _p: self._crashed())
             if carry_over and carry_over != "about:blank":
                 self._page.goto(carry_over, timeout=max(1.0, deadline.remaining() * 1000))

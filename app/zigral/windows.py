@@ -10,8 +10,13 @@ Playwright types stay here and in :mod:`zigral.browser`, the one caller.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import html
 import logging
+import os
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 from playwright.sync_api import BrowserContext, CDPSession, Page
@@ -80,6 +85,19 @@ def _place(cdp: CDPSession, window: int, agent: str, label: Page) -> None:
     cdp.send("Browser.setWindowBounds", {"windowId": window, "bounds": {"windowState": "normal"}})
     bounds = {"left": index * width // columns, "top": 0, "width": width // columns, "height": height}
     cdp.send("Browser.setWindowBounds", {"windowId": window, "bounds": bounds})
+
+
+@contextlib.contextmanager
+def arranging(cdp_port: int) -> Iterator[None]:
+    """One agent at a time sorts the windows of the browser at ``cdp_port``: after a restart both agents
+    attach at once, and a page one opens must never be taken for the other's (``expect_page`` sees any)."""
+    path = os.path.join(tempfile.gettempdir(), f"zigral-windows-{cdp_port}.lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel too when a killed agent's fd closes
+        yield
+    finally:
+        os.close(fd)
 
 
 def work_tab(context: BrowserContext, agent: str) -> Page:
