@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,29 +24,18 @@ NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)  # a Wednesday
 
 
 @pytest.fixture
-def client() -> Iterator[redis.Redis]:
-    c = redis.Redis.from_url(
-        os.environ.get("ZIGRAL_REDIS__URL", "redis://127.0.0.1:6379/0"), decode_responses=True
-    )
-    try:
-        c.ping()
-    except redis.RedisError:
-        if os.environ.get("CI"):
-            pytest.fail("Redis is required in CI")
-        pytest.skip("no Redis")
-    namespace = "zq" + uuid.uuid4().hex[:8]
-    c.set("test-namespace", namespace, ex=600)
-    yield c
-    keys = list(c.scan_iter(match=f"{namespace}:*"))
+def namespace(client: redis.Redis) -> Iterator[str]:
+    """A namespace of this test's own on the shared Redis, emptied afterwards."""
+    ns = "zq" + uuid.uuid4().hex[:8]
+    yield ns
+    keys = list(client.scan_iter(match=f"{ns}:*"))
     if keys:
-        c.delete(*keys)
-    c.close()
+        client.delete(*keys)
 
 
 @pytest.fixture
-def gate(client: redis.Redis) -> QuotaGate:
-    names = Names(str(client.get("test-namespace")))
-    return QuotaGate(client, names, "acct", {"connect": QuotaLimit(day=2, week=3)})
+def gate(client: redis.Redis, namespace: str) -> QuotaGate:
+    return QuotaGate(client, Names(namespace), "acct", {"connect": QuotaLimit(day=2, week=3)})
 
 
 def test_a_task_that_takes_a_quota_twice_is_counted_once(gate: QuotaGate) -> None:
@@ -98,8 +86,10 @@ class Taker(Agent):
         return {"messages": QuotaLimit(day=1)}
 
 
-def test_an_action_over_quota_at_its_side_effect_is_deferred_not_failed(client: redis.Redis) -> None:
-    rig = Rig(client, str(client.get("test-namespace")), max_attempts=3)
+def test_an_action_over_quota_at_its_side_effect_is_deferred_not_failed(
+    client: redis.Redis, namespace: str
+) -> None:
+    rig = Rig(client, namespace, max_attempts=3)
     rig.agent = rig.pipeline.agent = Taker(rig.agent.settings)
     body = cmd("takes", max_age=86400)
     decision = rig.send(body)
