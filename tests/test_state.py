@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,22 +13,12 @@ from zigral.state import TaskStore
 
 
 @pytest.fixture
-def store() -> Iterator[TaskStore]:
-    client = redis.Redis.from_url(
-        os.environ.get("ZIGRAL_REDIS__URL", "redis://127.0.0.1:6379/0"), decode_responses=True
-    )
-    try:
-        client.ping()
-    except redis.RedisError:
-        if os.environ.get("CI"):
-            pytest.fail("Redis is required in CI")
-        pytest.skip("no Redis")
+def store(client: redis.Redis) -> Iterator[TaskStore]:
     names = Names("zu" + uuid.uuid4().hex[:8])
     yield TaskStore(client, names, retention=300, events_maxlen=1000)
     keys = list(client.scan_iter(match=f"{names.namespace}:*"))
     if keys:
         client.delete(*keys)
-    client.close()
 
 
 def test_a_status_change_updates_record_history_index_and_stream_together(store: TaskStore) -> None:
