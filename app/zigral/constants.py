@@ -184,10 +184,6 @@ class Names:
         expires so that a VM that went silent is still listed, as gone (``zigral fleet``)."""
         return f"{self.namespace}:fleet"
 
-    def session_key(self, agent: str) -> str:
-        """Hash: per-agent site session state (logged in as whom, since when)."""
-        return f"{self.namespace}:session:{agent}"
-
 
 def command_route(agent: str, action: str, account: str | None = None, vm_id: str | None = None) -> str:
     """The routing key of a command: ``<agent>.<action>`` (version 1, the agent's shared queue),
