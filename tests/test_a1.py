@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from zigral.agents.a1 import Cell, column_name, parse_range
+from zigral.agents.shaun.a1 import Cell, column_name, parse_range
 from zigral.errors import Rejected
 
 

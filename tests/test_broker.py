@@ -10,9 +10,9 @@ import pika
 import pytest
 from pika.adapters.blocking_connection import BlockingChannel
 
-from zigral import broker
+from zigral import broker, registry
 from zigral.broker import AgentEventOutbox, Publisher
-from zigral.constants import AGENTS, Names
+from zigral.constants import Names
 from zigral.errors import BrokerError
 from zigral.messages import Command, Result
 
@@ -73,7 +73,7 @@ def amqp() -> Iterator[tuple[BlockingChannel, Names]]:
     yield conn.channel(), names
     cleanup = conn.channel() if conn.is_open else None
     if cleanup is not None:
-        for agent in AGENTS:
+        for agent in registry.names():
             queues = (names.agent_queue(agent), names.retry_queue(agent), names.deferred_queue(agent))
             for queue in (*queues, names.expired_queue(agent)):
                 cleanup.queue_delete(queue)

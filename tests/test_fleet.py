@@ -93,7 +93,7 @@ def test_zigral_submit_addresses_a_command_to_an_account_or_a_vm() -> None:
 def test_a_bad_account_setting_is_refused_naming_its_variable() -> None:
     from zigral.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="ZIGRAL_SHAUN__ACCOUNT"):
+    with pytest.raises(ConfigError, match="ZIGRAL_AGENTS__SHAUN__ACCOUNT"):
         load_settings(shaun={"account": "two words"})
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import random
 
-from zigral.agents.lincoln_models import NOTE_LIMIT
-from zigral.agents.pacing import KEY_OVERHEAD_MS, PacingBounds
+from zigral.agents.lincoln.models import NOTE_LIMIT
+from zigral.agents.lincoln.pacing import KEY_OVERHEAD_MS, PacingBounds
+from zigral.agents.lincoln.settings import LincolnSettings
 from zigral.config import Settings
 
 
 def default_bounds() -> PacingBounds:
-    li = Settings().lincoln
+    li = LincolnSettings()
     return PacingBounds(
         li.pause_min, li.pause_max, li.keystroke_min_ms, li.keystroke_max_ms, li.pacing_reserve
     )

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from zigral.agents.a1 import Cell, Range
-from zigral.agents.sheets_values import Block, same, same_value, span_text, tsv, typed
+from zigral.agents.shaun.a1 import Cell, Range
+from zigral.agents.shaun.values import Block, same, same_value, span_text, tsv, typed
 
 
 def test_strings_are_typed_as_literal_text_and_formulas_only_when_asked() -> None:

@@ -6,7 +6,7 @@ import logging
 import os
 import signal
 
-from zigral.agents import REGISTRY
+from zigral import registry
 from zigral.config import Settings
 from zigral.logs import setup_json_logging
 from zigral.worker import Worker
@@ -16,11 +16,10 @@ log = logging.getLogger(__name__)
 
 def run_agent(name: str, settings: Settings) -> int:
     setup_json_logging()
-    try:
-        agent = REGISTRY[name](settings)
-    except KeyError:
-        log.error("unknown agent %r; one of %s", name, ", ".join(REGISTRY))
+    if name not in settings.installed_agents():
+        log.error("unknown agent %r; installed: %s", name, ", ".join(settings.installed_agents()))
         return 2
+    agent = registry.agent_class(name)(settings)
     worker = Worker(settings, agent)
     signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
     signal.signal(signal.SIGINT, lambda *_: worker.request_stop())

@@ -18,9 +18,9 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
+from zigral import registry
 from zigral.config import Settings, url_list
 from zigral.constants import (
-    AGENTS,
     HEADER_AGENT,
     HEADER_REASON,
     HEADER_STATUS,
@@ -76,8 +76,11 @@ def connect(settings: Settings, heartbeat: int | None = None) -> pika.BlockingCo
     raise BrokerError("RabbitMQ at " + "; ".join(failures))
 
 
-def declare_topology(channel: BlockingChannel, names: Names, agents: tuple[str, ...] = AGENTS) -> None:
-    """Declare exchanges and queues (idempotent; every agent does it at start and after reconnecting)."""
+def declare_topology(channel: BlockingChannel, names: Names, agents: tuple[str, ...] | None = None) -> None:
+    """Declare exchanges and queues (idempotent; every agent does it at start and after reconnecting).
+    ``agents``: whose queues (default: every installed agent's, zigral.registry)."""
+    if agents is None:
+        agents = registry.names()
     channel.exchange_declare(names.commands_exchange, "topic", durable=True)
     channel.exchange_declare(names.events_exchange, "topic", durable=True)
     channel.exchange_declare(names.dead_letter_exchange, "fanout", durable=True)

@@ -83,9 +83,11 @@ class BrowserSession:
         on_crash: Callable[[], None] = lambda: None,
         agent: str | None = None,
         renew_after: int = RENEW_TAB_AFTER,
+        columns: tuple[str, ...] = (),
     ) -> None:
         self.cdp_port = cdp_port
         self.agent = agent  # its own labelled window on the display (zigral.windows); None: a plain tab
+        self.columns = columns  # the agents whose windows share the screen, left to right
         self.renew_after = renew_after
         self.connect_timeout = connect_timeout
         self.on_connect = on_connect
@@ -155,7 +157,7 @@ class BrowserSession:
             self._uses = 0
             if self.agent:
                 with windows.arranging(self.cdp_port):
-                    self._page = windows.work_tab(context, self.agent)
+                    self._page = windows.work_tab(context, self.agent, self.columns)
             else:
                 self._page = context.new_page()
             self._page.on("crash", lambda _p: self._crashed())

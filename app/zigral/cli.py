@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from zigral import registry
 from zigral.config import Settings, load_settings, masked
-from zigral.constants import AGENTS
 from zigral.errors import ZigralError
 
 if TYPE_CHECKING:
@@ -334,9 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("ops", _cmd_ops, "the supervisor event listener: VM metrics, status page data (used by supervisord)")
     add("recycle", _cmd_recycle, "restart Chromium at a safe point: agents pause, finish, resume")
     rs = add("resume", _cmd_resume, "release an agent held for a person (e.g. to send it a login command)")
-    rs.add_argument("agent", choices=AGENTS)
+    rs.add_argument("agent", choices=registry.names())
     ag = add("agent", _cmd_agent, "run an agent (used by supervisord)")
-    ag.add_argument("name")
+    ag.add_argument("name", choices=registry.names())
 
     sb = add("submit", _cmd_submit, "publish a command; prints its task id (and with --wait its result)")
     sb.add_argument("agent")
@@ -385,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
         "which",
         nargs="?",
         default="command",
-        help="command | result | catalogue (every action) | an action (navigate, lincoln.send_connection)",
+        help="command | result | catalogue (every action) | an action (navigate, AGENT.ACTION)",
     )
     sc.add_argument("--list", action="store_true", help="the name of every action, one per line")
     sc.add_argument("--write-docs", type=Path, metavar="DOC", help="regenerate DOC's action reference")
@@ -399,7 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()  # loads the installed agents (zigral.registry): a broken plugin stops here
+    except ZigralError as exc:
+        print(f"zigral: error: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -7,15 +7,26 @@ Every port, path and display number is a setting, so two stacks can run side by 
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from zigral import access
 from zigral.errors import ConfigError
@@ -82,6 +93,11 @@ class PathsSettings(BaseModel):
     def web_dir(self) -> Path:
         """The pages nginx serves, copied from ``<share_dir>/web`` at render time."""
         return self.run_dir / "web"
+
+    @property
+    def prometheus_targets(self) -> Path:
+        """The agents' scrape targets (file_sd), rewritten by ``zigral render``; deploy/prometheus.yml."""
+        return self.run_dir / "prometheus-agents.json"
 
     @property
     def env_file(self) -> Path:
@@ -225,61 +241,30 @@ class QuotaLimit(BaseModel):
     week: int | None = Field(None, ge=0)
 
 
-def _linkedin_quotas() -> dict[str, QuotaLimit]:
-    return {
-        "connect": QuotaLimit(day=20, week=100),
-        "message": QuotaLimit(day=50),
-        "visit": QuotaLimit(day=80),
-    }
+class AgentSettings(BaseModel):
+    """What every agent has, whoever wrote it: ``ZIGRAL_AGENTS__<NAME>__<KEY>``. An agent's own settings
+    model extends this one (``Agent.settings_model``)."""
 
+    model_config = ConfigDict(extra="forbid")
 
-class LincolnSettings(BaseModel):
-    """LinkedIn: where, as whom, how fast, and how much."""
-
-    base_url: str = "https://www.linkedin.com"
+    enabled: bool = Field(
+        True, description="run this agent on this VM: its supervisor program, queue, metrics and status row"
+    )
     account: str = Field(
         "default",
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$",  # constants.ADDRESS_PATTERN: it names a queue
-        description="the LinkedIn account this VM serves: quotas are counted for it across VMs, and commands "
-        "addressed to it come here",
+        description="the site account this VM's browser is signed in to for the agent: quotas are counted "
+        "for it across VMs, and commands addressed to it come here",
     )
-    # {"username": "...", "password": "..."}: a secrets file outside the repo (mode 0600). Credentials are
-    # never taken from a message and never logged.
-    credentials_file: Path | None = None
-    quotas: dict[str, QuotaLimit] = Field(default_factory=_linkedin_quotas)
-    pause_min: float = Field(0.8, ge=0, description="seconds, lower bound of the random pause between steps")
-    pause_max: float = Field(2.5, ge=0)
-    keystroke_min_ms: float = Field(40, ge=0, description="per-keystroke typing delay, lower bound")
-    keystroke_max_ms: float = Field(160, ge=0)
-    human_wait: float = Field(300, gt=0, description="seconds to wait for an operator to clear a checkpoint")
-    recheck_interval: float = Field(
-        15, gt=0, description="while waiting for an operator, seconds between probes of the session itself"
-    )
-    ui_wait: float = Field(10, gt=0, description="seconds for an element to appear after a click or a load")
-    pacing_reserve: float = Field(
-        15, ge=0, description="seconds of a command kept for loads and checks; pacing shrinks to fit the rest"
+    metrics_port: Port | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="its Prometheus exporter on metrics.bind (None: the agent's default)",
     )
 
 
-class ShaunSettings(BaseModel):
-    """Google Sheets: where, how fast, how long to wait for a write to read back."""
-
-    base_url: str = "https://docs.google.com"
-    account: str = Field(
-        "default",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$",
-        description="the Google account this VM's browser is signed in to; commands addressed to it go here",
-    )
-    keystroke_delay_ms: float = Field(30, ge=0, description="delay between typed keys")
-    verify_timeout: float = Field(15, gt=0, description="seconds for a write to read back as written")
-    ui_timeout: float = Field(5, gt=0, description="seconds for the editor, a tab or a Name Box jump")
-    deadline_reserve: float = Field(
-        2, ge=0, description="seconds before the deadline at which a long write stops, captures and reports"
-    )
-    paste: bool = Field(True, description="write blocks by pasting TSV (False: type every cell)")
-    settle: float = Field(1, gt=0, description="seconds a read-back may stay unchanged before it is final")
-    land_timeout: float = Field(3, gt=0, description="seconds for a paste to show at all before typing it")
-    probe_timeout: float = Field(1.5, gt=0, description="seconds for the edit probe to reach the formula bar")
+S = TypeVar("S", bound=AgentSettings)
 
 
 class EgressSettings(BaseModel):
@@ -320,8 +305,6 @@ class CapturesSettings(BaseModel):
 
 class MetricsSettings(BaseModel):
     bind: str = "127.0.0.1"
-    lincoln_port: Port = Field(9101, ge=1, le=65535)
-    shaun_port: Port = Field(9102, ge=1, le=65535)
     ops_port: Port = Field(9103, ge=1, le=65535, description="the ops exporter: /metrics and /status.json")
 
 
@@ -365,12 +348,108 @@ class Settings(BaseSettings):
     rabbitmq: RabbitMQSettings = RabbitMQSettings()
     redis: RedisSettings = RedisSettings()
     runtime: RuntimeSettings = RuntimeSettings()
-    lincoln: LincolnSettings = LincolnSettings()
-    shaun: ShaunSettings = ShaunSettings()
+    # Each installed agent's own settings by its name (zigral.registry), validated with its settings model:
+    # ZIGRAL_AGENTS__<NAME>__<KEY>. The older ZIGRAL_<NAME>__<KEY> and ZIGRAL_METRICS__<NAME>_PORT still work.
+    agents: dict[str, dict[str, Any]] = Field(default_factory=dict)
     egress: EgressSettings = EgressSettings()
     captures: CapturesSettings = CapturesSettings()
     metrics: MetricsSettings = MetricsSettings()
     ops: OpsSettings = OpsSettings()
+
+    _sections: dict[str, AgentSettings] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        legacy = _LegacyAgentEnv(settings_cls)
+        return init_settings, env_settings, legacy, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_agent_keys(cls, data: Any) -> Any:
+        """``<agent>={...}``, ``<agent>__base_url=...`` and ``metrics={"<agent>_port": ...}``, the forms
+        from before agents were plugins, moved under ``agents`` (the new form wins where both are set)."""
+        if not isinstance(data, dict):
+            return data
+        from zigral import registry
+
+        data = dict(data)
+        agents: dict[str, Any] = {name: dict(v) for name, v in (data.get("agents") or {}).items()}
+        for name in registry.installed():
+            if name in cls.model_fields:
+                continue
+            old: dict[str, Any] = dict(data.pop(name, None) or {})
+            for key in [k for k in data if k.lower().startswith(f"{name}__")]:
+                _nest(old, key.lower()[len(name) + 2 :].split("__"), data.pop(key))
+            metrics = data.get("metrics")
+            if isinstance(metrics, dict) and f"{name}_port" in metrics:
+                metrics = dict(metrics)
+                old.setdefault("metrics_port", metrics.pop(f"{name}_port"))
+                data["metrics"] = metrics
+            if old:
+                agents[name] = {**old, **agents.get(name, {})}
+        if agents:
+            data["agents"] = agents
+        return data
+
+    @model_validator(mode="after")
+    def _agent_sections(self) -> Settings:
+        from zigral import registry
+
+        installed = registry.installed()
+        unknown = sorted(set(self.agents) - set(installed))
+        if unknown:
+            raise ValueError(
+                f"ZIGRAL_AGENTS__{unknown[0].upper()}: no agent {unknown[0]!r} is installed "
+                f"(installed: {', '.join(installed) or 'none'})"
+            )
+        for name, agent in installed.items():
+            if name in type(self).model_fields:
+                raise ValueError(f"agent {name!r} has the name of a settings group; rename the agent")
+            try:
+                self._sections[name] = agent.settings_model.model_validate(self.agents.get(name, {}))
+            except ValidationError as exc:
+                raise ValueError(
+                    "; ".join(
+                        f"ZIGRAL_AGENTS__{name.upper()}__{'__'.join(map(str, e['loc'])).upper()}"
+                        f"={e.get('input')!r}: {e['msg']}"
+                        for e in exc.errors()
+                    )
+                ) from None
+        self.agents = {name: section.model_dump() for name, section in self._sections.items()}  # effective
+        return self
+
+    @overload
+    def agent_settings(self, name: str) -> AgentSettings: ...
+    @overload
+    def agent_settings(self, name: str, model: type[S]) -> S: ...
+    def agent_settings(self, name: str, model: type[AgentSettings] = AgentSettings) -> AgentSettings:
+        """An installed agent's validated settings, as its own settings model."""
+        section = self._sections.get(name)
+        if section is None:
+            raise ConfigError(f"no agent {name!r} is installed; installed: {', '.join(self._sections)}")
+        if not isinstance(section, model):
+            raise ConfigError(f"agent {name!r}'s settings are {type(section).__name__}, not {model.__name__}")
+        return section
+
+    def installed_agents(self) -> tuple[str, ...]:
+        """Every installed agent (zigral.registry), in window order."""
+        return tuple(self._sections)
+
+    def enabled_agents(self) -> tuple[str, ...]:
+        """The installed agents this VM runs (``enabled``), in window order."""
+        return tuple(name for name, section in self._sections.items() if section.enabled)
+
+    def metrics_port(self, agent: str) -> int:
+        """An agent's Prometheus port: its ``metrics_port``, else 9110 plus its place among the installed."""
+        port = self.agent_settings(agent).metrics_port
+        return port if port is not None else 9110 + list(self._sections).index(agent)
 
     @model_validator(mode="after")
     def _reachable_captures(self) -> Settings:
@@ -403,10 +482,9 @@ class Settings(BaseSettings):
             "browser.cdp_port": self.browser.cdp_port,
             "web.port": self.web.port,
             "web.websockify_port": self.web.websockify_port,
-            "metrics.lincoln_port": self.metrics.lincoln_port,
-            "metrics.shaun_port": self.metrics.shaun_port,
             "metrics.ops_port": self.metrics.ops_port,
             "egress.port": self.egress.port,
+            **{f"agents.{name}.metrics_port": self.metrics_port(name) for name in self.enabled_agents()},
         }
 
 
@@ -465,6 +543,47 @@ def parse_sentinel(url: str) -> SentinelUrl | None:
     )
 
 
+def _nest(into: dict[str, Any], path: list[str], value: Any) -> None:
+    for part in path[:-1]:
+        into = into.setdefault(part, {})
+    into[path[-1]] = value
+
+
+class _LegacyAgentEnv(PydanticBaseSettingsSource):
+    """``ZIGRAL_<AGENT>__<KEY>`` and ``ZIGRAL_METRICS__<AGENT>_PORT`` from the environment, the names from
+    before agents were plugins, read into ``agents`` (``ZIGRAL_AGENTS__<AGENT>__<KEY>`` wins over them)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        from zigral import registry
+
+        agents: dict[str, dict[str, Any]] = {}
+        for key, value in os.environ.items():
+            upper = key.upper()
+            if not upper.startswith("ZIGRAL_"):
+                continue
+            head, sep, rest = upper[len("ZIGRAL_") :].partition("__")
+            name, path = head.lower(), rest.lower().split("__")
+            if name == "metrics" and path[0].endswith("_port") and len(path) == 1:
+                name, path = path[0].removesuffix("_port"), ["metrics_port"]
+            elif not sep or name in self.settings_cls.model_fields:
+                continue
+            if name in registry.installed():
+                _nest(agents.setdefault(name, {}), path, _json_or_text(value))
+        return {"agents": agents} if agents else {}
+
+
+def _json_or_text(value: str) -> Any:
+    if value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value
+
+
 def load_settings(env_file: Path | None = None, /, **overrides: Any) -> Settings:
     """Build the settings, turning a validation error into a :class:`ConfigError` naming the key."""
     try:
@@ -472,6 +591,9 @@ def load_settings(env_file: Path | None = None, /, **overrides: Any) -> Settings
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
+            if not err["loc"]:  # a check of several settings together: its message names them
+                problems.append(err["msg"].removeprefix("Value error, "))
+                continue
             key = "ZIGRAL_" + "__".join(str(p) for p in err["loc"]).upper()
             problems.append(f"{key}={err.get('input')!r}: {err['msg']}")
         raise ConfigError("invalid settings: " + "; ".join(problems)) from None
@@ -495,15 +617,31 @@ _PASSWORD = re.compile(r"(://[^:/@,]*:)[^@,]*@")
 def masked(settings: Settings) -> dict[str, Any]:
     """The effective settings as plain data, secrets masked (for ``zigral config``)."""
     data: dict[str, Any] = json.loads(settings.model_dump_json())
+    data["agents"] = _agent_data(settings)
     data["rabbitmq"]["url"] = mask_url(settings.rabbitmq.url)
     data["redis"]["url"] = mask_url(settings.redis.url)
     return data
+
+
+def _agent_data(settings: Settings) -> dict[str, Any]:
+    """Every installed agent's settings in full, secrets left out (they come from files or the env)."""
+
+    def unmasked(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: unmasked(v) for k, v in value.items() if v != "**********"}
+        return value
+
+    return {
+        name: unmasked(json.loads(settings.agent_settings(name).model_dump_json()))
+        for name in settings.installed_agents()
+    }
 
 
 def to_env(settings: Settings) -> dict[str, str]:
     """The settings flattened to ``ZIGRAL_GROUP__KEY`` variables, for the supervised programs."""
     out: dict[str, str] = {}
     data: dict[str, Any] = json.loads(settings.model_dump_json())
+    data["agents"] = _agent_data(settings)
     for key, value in data.items():
         if isinstance(value, dict):
             for sub, subvalue in value.items():

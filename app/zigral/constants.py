@@ -19,7 +19,8 @@ ACCOUNT_ROUTE, VM_ROUTE = "acct", "vm"
 # no spaces; dots are allowed (an e-mail address), as the routing key's word count keeps them apart.
 ADDRESS_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$"
 
-AGENTS = ("lincoln", "shaun")
+# The entry point group agents register under (zigral.registry): Zigral's own two and anyone's.
+AGENT_ENTRY_POINTS = "zigral.agents"
 
 # JSON priority names -> AMQP message priority. Agent queues are declared with x-max-priority = 3.
 PRIORITIES = {"low": 0, "normal": 1, "high": 2, "critical": 3}

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from zigral import broker, stack, state, supervision
+from zigral import broker, registry, stack, state, supervision
 from zigral.config import Settings, load_settings
-from zigral.constants import AGENTS, Names
+from zigral.constants import Names
 from zigral.render import render
 from zigral.secrets import ensure_secrets
 
@@ -49,7 +49,8 @@ def unique_namespace() -> str:
 
 def private_settings(base: Path, **overrides: Any) -> Settings:
     """Settings for a private stack under ``base``; ``overrides`` are groups (dicts) or plain settings."""
-    vnc, cdp, web, websockify, lincoln, shaun, ops, egress = free_ports(8)
+    vnc, cdp, web, websockify, ops, egress = free_ports(6)
+    names = registry.names()
     groups: dict[str, dict[str, Any]] = {
         "paths": {"state_dir": base / "state", "run_dir": base / "run", "log_dir": base / "log"},
         "display": {"number": free_display(), "width": 1280, "height": 800},
@@ -57,13 +58,21 @@ def private_settings(base: Path, **overrides: Any) -> Settings:
         "browser": {"cdp_port": cdp},
         "web": {"port": web, "websockify_port": websockify},
         "captures": {"dir": base / "captures"},
-        "metrics": {"lincoln_port": lincoln, "shaun_port": shaun, "ops_port": ops},
+        "metrics": {"ops_port": ops},
+        "agents": {
+            name: {"metrics_port": port} for name, port in zip(names, free_ports(len(names)), strict=True)
+        },
         "egress": {"port": egress},
         "runtime": {"namespace": unique_namespace()},  # never share queues with a running stack
         "ops": {"canary_interval": 0},  # a test that wants session canaries turns them on
     }
     for key, value in overrides.items():
-        if isinstance(value, dict):
+        if key in names and isinstance(value, dict):  # an agent's settings, as <agent>={...}
+            groups["agents"][key] = {**groups["agents"][key], **value}
+        elif key == "agents" and isinstance(value, dict):
+            for name, section in value.items():
+                groups["agents"][name] = {**groups["agents"].get(name, {}), **section}
+        elif isinstance(value, dict):
             groups.setdefault(key, {}).update(value)
     plain = {k: v for k, v in overrides.items() if not isinstance(v, dict)}
     return load_settings(**groups, **plain)
@@ -75,13 +84,13 @@ def purge_namespace(settings: Settings) -> None:
     conn = broker.connect(settings)
     try:
         ch = conn.channel()
-        accounts = {"lincoln": settings.lincoln.account, "shaun": settings.shaun.account}
-        for agent in AGENTS:
+        for agent in settings.installed_agents():
+            account = settings.agent_settings(agent).account
             for queue in (names.agent_queue(agent), names.retry_queue(agent), names.deferred_queue(agent)):
                 ch.queue_delete(queue)
             ch.queue_delete(names.expired_queue(agent))
             for waiting in ("", "retry", "deferred"):  # the stack's own account and VM queues (FLEET.md)
-                ch.queue_delete(names.account_queue(agent, accounts[agent], waiting))
+                ch.queue_delete(names.account_queue(agent, account, waiting))
                 ch.queue_delete(names.vm_queue(agent, settings.vm_id, waiting))
         ch.queue_delete(names.dead_letter_queue)
         for exchange in (names.commands_exchange, names.events_exchange, names.dead_letter_exchange):

@@ -35,7 +35,9 @@ class Command(BaseModel):
         pattern=ID_PATTERN,
         description="the client's id, or generated; the same id is executed at most once",
     )
-    agent: str = Field(min_length=1, max_length=40, description="lincoln or shaun")
+    agent: str = Field(
+        min_length=1, max_length=40, description="an installed agent's name (`zigral schema --list`)"
+    )
     action: str = Field(min_length=1, max_length=60, pattern=r"^[a-z][a-z0-9_]*$")
     params: dict[str, Any] = Field(default_factory=dict, description="the action's parameters")
     priority: Priority = "normal"

@@ -6,6 +6,7 @@ cannot drift apart silently.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import re
@@ -63,6 +64,25 @@ def template_values(settings: Settings) -> dict[str, str]:
         "web_rate": str(WEB_RATE_PER_SECOND),
         "web_burst": str(WEB_BURST),
     }
+
+
+def agent_programs(settings: Settings, values: dict[str, str]) -> str:
+    """The agents' group and one program per agent this VM runs (supervisor/agent.conf.in)."""
+    agents = settings.enabled_agents()
+    if not agents:
+        return "; (no agent is enabled)\n"
+    program = (TEMPLATES / "supervisor" / "agent.conf.in").read_text()
+    blocks = [fill(program, {**values, "agent": agent}) for agent in agents]
+    return f"[group:agents]\nprograms={','.join(agents)}\n\n" + "\n".join(blocks)
+
+
+def prometheus_targets(settings: Settings) -> list[dict[str, object]]:
+    """The agents' scrape targets in Prometheus's file_sd format (deploy/prometheus.yml reads the file)."""
+    bind = "127.0.0.1" if settings.metrics.bind in ("0.0.0.0", "") else settings.metrics.bind
+    return [
+        {"targets": [f"{bind}:{settings.metrics_port(agent)}"], "labels": {"agent": agent}}
+        for agent in settings.enabled_agents()
+    ]
 
 
 def _write(path: Path, content: str | bytes, mode: int) -> None:
@@ -135,6 +155,7 @@ def render(settings: Settings) -> list[Path]:
         settings.web.nginx_worker_user,
     )
     values = {**template_values(settings), **egress.template_values(settings)}
+    values["agent_programs"] = agent_programs(settings, values)
     conf = fill((TEMPLATES / "supervisor" / "supervisord.conf.in").read_text(), values)
     nginx = fill((TEMPLATES / "nginx" / "nginx.conf.in").read_text(), values)
     squid = fill((TEMPLATES / "squid" / "squid.conf.in").read_text(), values)
@@ -144,4 +165,6 @@ def render(settings: Settings) -> list[Path]:
     _write(p.supervisor_conf, conf, 0o600)
     _write(p.nginx_conf, nginx, 0o600)  # nginx's master reads it as root
     _write(p.squid_conf, squid, 0o600)  # may hold the upstream proxy's credentials
-    return [p.supervisor_conf, p.nginx_conf, p.squid_conf, p.env_file]
+    targets = json.dumps(prometheus_targets(settings), indent=2) + "\n"
+    _write(p.prometheus_targets, targets, 0o644)  # Prometheus's own user reads it; it holds no secret
+    return [p.supervisor_conf, p.nginx_conf, p.squid_conf, p.env_file, p.prometheus_targets]

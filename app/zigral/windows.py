@@ -1,9 +1,10 @@
 """Each agent's own window on the VM's display: an operator watching the live view sees which is whose.
 
 An agent's window holds two tabs: a label tab (``about:blank#zigral-agent-<name>``, titled with the agent's
-name, never navigated) and the work tab the agent drives. The windows stand side by side in the order of
-``AGENTS``. A restarted agent finds its window again by the label tab's URL, keeps one work tab in it and
-closes the others, so that crashes and kills leave nothing behind.
+name, never navigated) and the work tab the agent drives. The windows stand side by side, one column per
+agent this VM runs, in the registry's order (``Agent.order``). A restarted agent finds its window again by
+the label tab's URL, keeps one work tab in it and closes the others, so that crashes and kills leave nothing
+behind.
 
 Playwright types stay here and in :mod:`zigral.browser`, the one caller.
 """
@@ -21,8 +22,6 @@ from typing import Any
 
 from playwright.sync_api import BrowserContext, CDPSession, Page
 from playwright.sync_api import Error as PlaywrightError
-
-from zigral.constants import AGENTS
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +63,11 @@ def _window_if_open(cdp: CDPSession, context: BrowserContext, page: Page) -> int
         return None
 
 
-def _open_label(context: BrowserContext, cdp: CDPSession, agent: str) -> Page:
+def _open_label(context: BrowserContext, cdp: CDPSession, agent: str, columns: tuple[str, ...]) -> Page:
     with context.expect_page() as opened:
         cdp.send("Target.createTarget", {"url": label_url(agent), "newWindow": True})
     label = opened.value
-    index = AGENTS.index(agent) if agent in AGENTS else len(AGENTS)
+    index = columns.index(agent) if agent in columns else len(columns)
     colour = _COLOURS[index % len(_COLOURS)]
     name = html.escape(agent.capitalize())
     label.set_content(_LABEL_PAGE.format(title=html.escape(label_title(agent)), name=name, colour=colour))
@@ -76,10 +75,10 @@ def _open_label(context: BrowserContext, cdp: CDPSession, agent: str) -> Page:
     return label
 
 
-def _place(cdp: CDPSession, window: int, agent: str, label: Page) -> None:
-    """Side by side in the order of AGENTS: each agent a column of the screen's full height."""
-    index = AGENTS.index(agent) if agent in AGENTS else 0
-    columns = max(1, len(AGENTS))
+def _place(cdp: CDPSession, window: int, agent: str, label: Page, agents: tuple[str, ...]) -> None:
+    """Side by side in the order of ``agents``: each agent a column of the screen's full height."""
+    index = agents.index(agent) if agent in agents else 0
+    columns = max(1, len(agents))
     screen: Any = label.evaluate("[screen.availWidth, screen.availHeight]")
     width, height = int(screen[0]), int(screen[1])
     cdp.send("Browser.setWindowBounds", {"windowId": window, "bounds": {"windowState": "normal"}})
@@ -100,22 +99,24 @@ def arranging(cdp_port: int) -> Iterator[None]:
         os.close(fd)
 
 
-def work_tab(context: BrowserContext, agent: str) -> Page:
-    """``agent``'s work tab in its own labelled window: the one left by an earlier run, or a new one."""
+def work_tab(context: BrowserContext, agent: str, columns: tuple[str, ...] = ()) -> Page:
+    """``agent``'s work tab in its own labelled window: the one left by an earlier run, or a new one.
+    ``columns``: the agents sharing the screen, left to right (none: the whole screen)."""
+    columns = columns or (agent,)
     browser = context.browser
     if browser is None:
         raise RuntimeError("the context has no browser")  # never for connect_over_cdp's default context
     cdp = browser.new_browser_cdp_session()
     try:
         labels = [p for p in context.pages if p.url == label_url(agent)]
-        label = labels[0] if labels else _open_label(context, cdp, agent)
+        label = labels[0] if labels else _open_label(context, cdp, agent, columns)
         window = _window(cdp, context, label)
         for extra in labels[1:]:  # two labels: an earlier run raced this one; keep the first window
             extra_window = _window_if_open(cdp, context, extra)
             for page in context.pages:
                 if extra_window is not None and _window_if_open(cdp, context, page) == extra_window:
                     page.close()
-        _place(cdp, window, agent, label)
+        _place(cdp, window, agent, label, columns)
         mine = [p for p in context.pages if p is not label and _window_if_open(cdp, context, p) == window]
         for leftover in mine[1:]:
             leftover.close()

@@ -104,6 +104,7 @@ class Worker:
             on_disconnect=lambda: self.metrics.browser_connected.labels(labels).set(0),
             on_crash=self.metrics.page_crashes.labels(labels).inc,
             agent=agent.name,  # its own labelled window on the live view (zigral.windows)
+            columns=settings.enabled_agents(),
         )
         self.browser_thread = BrowserThread()
         self.runner = BrowserRunner(
@@ -146,11 +147,7 @@ class Worker:
         self.browser_thread.submit(attach)
 
     def serve_metrics(self) -> None:
-        port = (
-            self.settings.metrics.lincoln_port
-            if self.agent.name == "lincoln"
-            else self.settings.metrics.shaun_port
-        )
+        port = self.settings.metrics_port(self.agent.name)
         start_http_server(port, addr=self.settings.metrics.bind, registry=self.metrics.registry)
 
     def run(self) -> int:

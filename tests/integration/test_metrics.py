@@ -37,7 +37,7 @@ def scrape(port: int) -> dict[str, float]:
 
 
 def test_an_agent_exports_command_outcomes_and_connectivity(stack: Stack) -> None:
-    port = stack.settings.metrics.shaun_port
+    port = stack.settings.metrics_port("shaun")
     with Client(stack.settings) as client:
         assert (
             client.call(Command(agent="shaun", action="echo", params={"a": 1}), timeout=60).status

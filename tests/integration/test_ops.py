@@ -99,12 +99,8 @@ def prometheus(stack: Stack, tmp_path: Path) -> Iterator[Prometheus]:
     require("prometheus", shutil.which("prometheus") is not None)
     s = stack.settings
     config = (REPO_ROOT / "deploy" / "prometheus.yml").read_text()
-    for default, port in (
-        (9101, s.metrics.lincoln_port),
-        (9102, s.metrics.shaun_port),
-        (9103, s.metrics.ops_port),
-    ):
-        config = config.replace(f"127.0.0.1:{default}", f"127.0.0.1:{port}")
+    config = config.replace("127.0.0.1:9103", f"127.0.0.1:{s.metrics.ops_port}")
+    config = config.replace("/run/zigral/prometheus-agents.json", str(s.paths.prometheus_targets))
     config = config.replace("scrape_interval: 15s", "scrape_interval: 1s")
     config = config.replace("prometheus/alerts.yml", str(REPO_ROOT / "deploy" / "prometheus" / "alerts.yml"))
     (tmp_path / "prometheus.yml").write_text(config)
@@ -473,7 +469,7 @@ def test_a_signed_out_site_raises_the_event_holds_commands_and_resumes_after_sig
 
             needs = next_event("needs_human")
             assert needs["vm_id"] == s.vm_id and "signed out" in needs["reason"]
-            m = scrape(s.metrics.shaun_port)
+            m = scrape(s.metrics_port("shaun"))
             assert m["zigral_agent_needs_human{agent=shaun}"] == 1
             assert m["zigral_site_logged_in{agent=shaun}"] == 0
             with Client(s) as client:
@@ -498,7 +494,7 @@ def test_a_signed_out_site_raises_the_event_holds_commands_and_resumes_after_sig
                 result = client.wait(task, 120)
             assert result.status == "succeeded", result
             assert result.result["rows"][0] == ["Name", "Amount"]
-            assert scrape(s.metrics.shaun_port)["zigral_agent_needs_human{agent=shaun}"] == 0
+            assert scrape(s.metrics_port("shaun"))["zigral_agent_needs_human{agent=shaun}"] == 0
 
             # Signed out again; an operator releases the agent by hand to send it a command meanwhile.
             with sync_playwright() as pw:

@@ -15,7 +15,7 @@ from prometheus_client.core import Metric
 
 from zigral import fleet
 from zigral.config import Settings
-from zigral.constants import AGENTS, Names
+from zigral.constants import Names
 from zigral.errors import StateError, ZigralError
 from zigral.metrics import OPS_FAMILIES
 from zigral.ops import browserstats, queues, remoteview, resources
@@ -59,7 +59,10 @@ class OpsCollector:
         return counts
 
     def queue_names(self) -> list[str]:
-        return [*(self.names.agent_queue(a) for a in AGENTS), self.names.dead_letter_queue]
+        return [
+            *(self.names.agent_queue(a) for a in self.settings.enabled_agents()),
+            self.names.dead_letter_queue,
+        ]
 
     def collect(self) -> Iterator[Metric]:
         started = time.monotonic()
@@ -111,7 +114,7 @@ class OpsCollector:
         # agents' heartbeats on this VM
         beats = self._heartbeats()
         if beats is not None:
-            for agent in AGENTS:
+            for agent in self.settings.enabled_agents():
                 add("zigral_agent_heartbeats", beats.get(agent, 0), agent)
 
         # browser

@@ -11,7 +11,7 @@ import redis
 
 from zigral import fleet
 from zigral.config import Settings
-from zigral.constants import AGENTS, Names
+from zigral.constants import Names
 from zigral.errors import ZigralError
 from zigral.ops import queues
 from zigral.ops.events import ProgramTracker
@@ -76,7 +76,9 @@ def status(
     }
     try:
         beats = store.heartbeats()
-        human = {a: store.client.get(names.needs_human_key(a, settings.vm_id)) for a in AGENTS}
+        human = {
+            a: store.client.get(names.needs_human_key(a, settings.vm_id)) for a in settings.enabled_agents()
+        }
         for beat in sorted(beats, key=lambda b: (b.get("agent", ""), b.get("vm_id", ""))):
             out["agents"].append(
                 {

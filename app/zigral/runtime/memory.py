@@ -83,7 +83,7 @@ def message(
         body = json.dumps(body).encode()
     return Message(
         body,
-        routing_key or "lincoln.echo",
+        routing_key or "unknown.echo",  # raw bytes with no key: a key no agent's body can match
         pika.BasicProperties(headers=headers, **props),
         redelivered=redelivered,
     )

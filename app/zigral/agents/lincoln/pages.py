@@ -17,7 +17,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page
 
 from zigral.actions import ActionContext
-from zigral.agents import linkedin_locators as L
+from zigral.agents.lincoln import locators as L
 from zigral.errors import TaskError
 
 

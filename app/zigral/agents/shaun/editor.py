@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 from playwright.sync_api import Error as PlaywrightError
 
 from zigral.actions import ActionContext
-from zigral.agents import sheets_locators as S
-from zigral.agents.a1 import Cell
-from zigral.agents.sheets_values import Block, Grid, tsv, typed
-from zigral.config import ShaunSettings
+from zigral.agents.shaun import locators as S
+from zigral.agents.shaun.a1 import Cell
+from zigral.agents.shaun.settings import ShaunSettings
+from zigral.agents.shaun.values import Block, Grid, tsv, typed
 from zigral.errors import DeadlineExceeded, TaskError
 
 _FETCH_JS = """async url => {

@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 
-from zigral.agents.a1 import Cell, Range, column_name
+from zigral.agents.shaun.a1 import Cell, Range, column_name
 
 Value = str | int | float | bool | None
 Grid = list[list[str]]

@@ -8,7 +8,7 @@ target, and only once it shows exactly that cell or range does a key that change
 is pasted as tab-separated text into the verified top-left cell, as a person does; what does not read
 back as written is typed cell by cell (each after its own verified jump). Every loop stops
 ``deadline_reserve`` seconds before the deadline, saves a screenshot, and names exactly the cells it
-changed. Values are described in :mod:`zigral.agents.sheets_values`.
+changed. Values are described in :mod:`zigral.agents.shaun.values`.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from zigral.actions import Action, ActionContext, NoParams
-from zigral.agents import sheets_locators as S
-from zigral.agents import sheets_params as M
-from zigral.agents.a1 import Cell, Range, column_name, parse_range
 from zigral.agents.base import Agent
-from zigral.agents.sheets_editor import MIN_STEP, SheetsEditor, Tab
-from zigral.agents.sheets_values import Block, Grid, Value, at, span_text
+from zigral.agents.shaun import locators as S
+from zigral.agents.shaun import params as M
+from zigral.agents.shaun.a1 import Cell, Range, column_name, parse_range
+from zigral.agents.shaun.editor import MIN_STEP, SheetsEditor, Tab
+from zigral.agents.shaun.settings import ShaunSettings
+from zigral.agents.shaun.values import Block, Grid, Value, at, span_text
 from zigral.config import Settings
 from zigral.errors import DeadlineExceeded, LocatorMissing, Rejected, Retryable, TaskError, first_line
 
@@ -36,10 +37,12 @@ MAX_READ = 200_000  # cells of one read_range: the whole rectangle is returned, 
 
 class Shaun(SheetsEditor, Agent):
     name = "shaun"
+    settings_model = ShaunSettings
+    order = 2
     canary_action = "check_session"
 
     def __init__(self, settings: Settings) -> None:
-        self.cfg = settings.shaun
+        self.cfg = settings.agent_settings(self.name, ShaunSettings)
         super().__init__(settings)
 
     def site_actions(self) -> list[Action[Any]]:
@@ -52,11 +55,6 @@ class Shaun(SheetsEditor, Agent):
             Action("find", M.FindParams, self.find, result=M.FindResult),
             Action("clear_range", M.RangeParams, self.clear_range, result=M.ClearResult),
         ]
-
-    @property
-    def quota_account(self) -> str:
-        """The Google account this VM's browser is signed in to: its commands addressed to it come here."""
-        return self.cfg.account
 
     # ------------------------------------------------------------------ the book
     def _id(self, spreadsheet: str) -> str:

@@ -1,8 +1,8 @@
 """Lincoln, the LinkedIn agent: careful, paced, never doing a side effect twice, and never reporting a
 success it did not see on the page.
 
-Locators live in :mod:`zigral.agents.linkedin_locators`, page readers in
-:mod:`zigral.agents.linkedin_pages`. Every action checks its outcome before it succeeds and says which
+Locators live in :mod:`zigral.agents.lincoln.locators`, page readers in
+:mod:`zigral.agents.lincoln.pages`. Every action checks its outcome before it succeeds and says which
 check it made (``"verified"``). When LinkedIn shows a login wall, a checkpoint, a captcha or a two-step
 code page, Lincoln reports ``needs_human``, waits for an operator (looking at the session itself every
 ``recheck_interval`` seconds, so a check cleared in another tab counts), then goes back to its own target
@@ -20,10 +20,10 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator
 
 from zigral.actions import Action, ActionContext, NoParams
-from zigral.agents import linkedin_locators as L
-from zigral.agents import linkedin_pages as read
 from zigral.agents.base import Agent
-from zigral.agents.lincoln_models import (
+from zigral.agents.lincoln import locators as L
+from zigral.agents.lincoln import pages as read
+from zigral.agents.lincoln.models import (
     ConnectParams,
     ConnectResult,
     LoginResult,
@@ -36,8 +36,9 @@ from zigral.agents.lincoln_models import (
     SelfcheckResult,
     SessionResult,
 )
-from zigral.agents.pacing import Pacer, PacingBounds
-from zigral.agents.selfcheck import SelfcheckParams, selfcheck
+from zigral.agents.lincoln.pacing import Pacer, PacingBounds
+from zigral.agents.lincoln.selfcheck import SelfcheckParams, selfcheck
+from zigral.agents.lincoln.settings import LincolnSettings
 from zigral.config import QuotaLimit, Settings
 from zigral.constants import NEEDS_HUMAN, RUNNING
 from zigral.errors import Rejected, TaskError
@@ -47,10 +48,12 @@ MAX_HANDOFFS = 3  # hand-offs to a person within one command before it gives up
 
 class Lincoln(Agent):
     name = "lincoln"
+    settings_model = LincolnSettings
+    order = 1
     canary_action = "check_session"
 
     def __init__(self, settings: Settings) -> None:
-        self.cfg = settings.lincoln
+        self.cfg = settings.agent_settings(self.name, LincolnSettings)
         self.bounds = PacingBounds(
             self.cfg.pause_min,
             self.cfg.pause_max,
@@ -70,10 +73,6 @@ class Lincoln(Agent):
             Action("send_message", MessageParams, self.send_message, result=MessageResult),
             Action("selfcheck", SelfcheckParams, self.selfcheck, result=SelfcheckResult),
         ]
-
-    @property
-    def quota_account(self) -> str:
-        return self.cfg.account
 
     @property
     def quota_limits(self) -> dict[str, QuotaLimit]:

@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 from pydantic import Field
 
 from zigral.actions import ActionContext, Params
-from zigral.agents import linkedin_locators as L
-from zigral.agents import linkedin_pages as read
+from zigral.agents.lincoln import locators as L
+from zigral.agents.lincoln import pages as read
 from zigral.errors import LocatorMissing
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from zigral.actions import Params, Result
-from zigral.agents.a1 import parse_range
-from zigral.agents.sheets_values import Value
+from zigral.agents.shaun.a1 import parse_range
+from zigral.agents.shaun.values import Value
 from zigral.errors import Rejected
 
 
