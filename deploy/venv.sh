@@ -35,12 +35,18 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 
+# The test sets also install the example agent plugin (tests/plugins/example, off unless enabled): the
+# suite proves with it that a third agent needs no change to Zigral.
+PLUGIN="tests/plugins/example"
 stamp=".venv/.zigral-$SET"
-want="$(cat "$LOCK" pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$(cat "$LOCK" pyproject.toml "$PLUGIN/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "installing $LOCK"
     .venv/bin/pip install -q --upgrade pip
     .venv/bin/pip install -q --require-hashes --no-deps -r "$LOCK"
     .venv/bin/pip install -q --no-deps -e .   # the project itself, its dependencies all from the lock
+    if [ "$SET" != runtime ]; then
+        .venv/bin/pip install -q --no-deps -e "$PLUGIN"
+    fi
     echo "$want" > "$stamp"
 fi

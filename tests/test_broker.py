@@ -97,7 +97,7 @@ def test_a_command_that_expires_in_its_agents_queue_comes_back_to_the_agent_as_e
     amqp: tuple[BlockingChannel, Names],
 ) -> None:
     channel, names = amqp
-    broker.declare_topology(channel, names)
+    broker.declare_topology(channel, names, registry.names())
     command = Command(agent="shaun", action="echo")
     channel.basic_publish(
         names.commands_exchange,
@@ -120,7 +120,9 @@ def test_an_agent_queue_declared_before_expiry_dead_lettering_is_still_served(
 ) -> None:
     channel, names = amqp
     channel.queue_declare(names.agent_queue("lincoln"), durable=True, arguments={"x-max-priority": 3})
-    broker.declare_topology(channel, names)  # no PRECONDITION_FAILED: the older queue is kept
+    broker.declare_topology(
+        channel, names, registry.names()
+    )  # no PRECONDITION_FAILED: the older queue is kept
     assert "predates the dead-lettering of expired commands" in caplog.text
     Publisher(channel, names).command(Command(agent="lincoln", action="echo"))
     get_one(channel, names.agent_queue("lincoln"))
@@ -130,7 +132,7 @@ def test_a_dlq_replay_gives_an_old_command_a_fresh_life_and_keeps_the_letter_if_
     amqp: tuple[BlockingChannel, Names],
 ) -> None:
     channel, names = amqp
-    broker.declare_topology(channel, names)
+    broker.declare_topology(channel, names, registry.names())
     publisher = Publisher(channel, names)
     old = Command(id="old-1", agent="lincoln", action="echo", created_at=time.time() - 7200, max_age=60)
     publisher.dead_letter("lincoln", old.encode(), pika.BasicProperties(message_id="old-1"), "failed", "boom")
@@ -155,7 +157,7 @@ def test_an_event_nobody_listens_to_is_dropped_quietly(
     amqp: tuple[BlockingChannel, Names], caplog: pytest.LogCaptureFixture
 ) -> None:
     channel, names = amqp
-    broker.declare_topology(channel, names)
+    broker.declare_topology(channel, names, registry.names())
     publisher = Publisher(channel, names)
     for status in ("running", "succeeded"):
         publisher.event(Result(id="quiet", agent="lincoln", action="echo", status=status))

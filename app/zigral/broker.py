@@ -18,7 +18,6 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
-from zigral import registry
 from zigral.config import Settings, url_list
 from zigral.constants import (
     HEADER_AGENT,
@@ -76,11 +75,9 @@ def connect(settings: Settings, heartbeat: int | None = None) -> pika.BlockingCo
     raise BrokerError("RabbitMQ at " + "; ".join(failures))
 
 
-def declare_topology(channel: BlockingChannel, names: Names, agents: tuple[str, ...] | None = None) -> None:
-    """Declare exchanges and queues (idempotent; every agent does it at start and after reconnecting).
-    ``agents``: whose queues (default: every installed agent's, zigral.registry)."""
-    if agents is None:
-        agents = registry.names()
+def declare_topology(channel: BlockingChannel, names: Names, agents: tuple[str, ...]) -> None:
+    """Declare exchanges and ``agents``' queues (idempotent; every agent does it at start and after
+    reconnecting, for every agent the VM runs: ``Settings.enabled_agents()``)."""
     channel.exchange_declare(names.commands_exchange, "topic", durable=True)
     channel.exchange_declare(names.events_exchange, "topic", durable=True)
     channel.exchange_declare(names.dead_letter_exchange, "fanout", durable=True)

@@ -200,7 +200,7 @@ def _cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
     conn = broker.connect(settings)
     try:
         channel = conn.channel()
-        broker.declare_topology(channel, names)
+        broker.declare_topology(channel, names, settings.enabled_agents())
         if args.dlq_command == "list":
             for item in broker.dead_letters(channel, names, limit=args.limit):
                 print(json.dumps(item))

@@ -21,7 +21,7 @@ class Client:
         self.names = Names(settings.runtime.namespace)
         self.connection = broker.connect(settings)
         self.channel = self.connection.channel()
-        broker.declare_topology(self.channel, self.names)
+        broker.declare_topology(self.channel, self.names, settings.enabled_agents())
         self.publisher = broker.Publisher(self.channel, self.names)
         self._reply_queue: str | None = None
         self._results: dict[str, Result] = {}

@@ -187,7 +187,7 @@ class Worker:
         conn = broker.connect(self.settings)
         self._conn = conn
         consume = conn.channel()
-        broker.declare_topology(consume, self.names)
+        broker.declare_topology(consume, self.names, self.settings.enabled_agents())
         self._addressed = [  # this VM's own queues: its account's and its own (docs/FLEET.md)
             broker.declare_addressed(
                 consume, self.names, self.agent.name, account=self.agent.quota_account, serving=True

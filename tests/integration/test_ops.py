@@ -451,7 +451,7 @@ def test_a_signed_out_site_raises_the_event_holds_commands_and_resumes_after_sig
             names = Names(s.runtime.namespace)
             conn = broker.connect(s)
             ch = conn.channel()
-            broker.declare_topology(ch, names)
+            broker.declare_topology(ch, names, s.enabled_agents())
             events = str(ch.queue_declare("", exclusive=True).method.queue)
             ch.queue_bind(events, names.events_exchange, routing_key="agent.shaun.*")
 

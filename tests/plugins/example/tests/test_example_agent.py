@@ -1,0 +1,96 @@
+"""The example agent against its notes site, straight in headless Chromium (tests/sites/harness.py): it
+adds and reads notes, on the site as written and on ten seeded markup mutations of it, and when the site
+loses what the agent relies on, it fails and names the locator instead of reporting a note added."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.integration.fixture_server import FixtureServer, serve
+from tests.sites.harness import ActionRunner, headless_browser
+from tests.sites.mutate import Mutator, mutating
+from zigral_example import Example
+from zigral_example.fixture_site import NotesSite
+
+from zigral.config import load_settings
+
+SEEDS = range(10)
+
+
+@pytest.fixture(scope="module")
+def harness() -> Iterator[tuple[FixtureServer, ActionRunner]]:
+    server = FixtureServer()
+    with serve(server), headless_browser() as browser, tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(None, agents={"example": {"base_url": server.base, "ui_wait": 3}})
+        runner = ActionRunner(
+            Example(settings),
+            browser.new_page(),
+            Path(tmp),
+            allow_private=(server.base.removeprefix("http://"),),
+        )
+        yield server, runner
+
+
+def fresh(server: FixtureServer, *notes: str) -> NotesSite:
+    site = NotesSite(list(notes))
+    site.install(server)
+    return site
+
+
+def test_a_note_added_is_on_the_server_and_reported_as_read_back(
+    harness: tuple[FixtureServer, ActionRunner],
+) -> None:
+    server, runner = harness
+    site = fresh(server, "buy milk")
+    run = runner.run("add_note", text="  call   Ada ")
+    assert run.ok, run
+    assert run.result == {"note": "call Ada", "count": 2, "verified": "listed"}
+    assert site.notes == ["buy milk", "call Ada"]
+    assert runner.run("read_notes").result == {"notes": ["buy milk", "call Ada"]}
+
+
+def test_bad_params_are_rejected_before_the_page_is_touched(
+    harness: tuple[FixtureServer, ActionRunner],
+) -> None:
+    server, runner = harness
+    site = fresh(server)
+    for params in ({}, {"text": ""}, {"text": 5}, {"text": "x" * 201}, {"text": "a", "extra": 1}):
+        run = runner.run("add_note", **params)
+        assert run.status == "rejected", (params, run)
+    assert site.notes == []
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_incidental_markup_changes_nothing(harness: tuple[FixtureServer, ActionRunner], seed: int) -> None:
+    server, runner = harness
+    site = fresh(server, "first")
+    server.transform = mutating(Mutator(seed))
+    try:
+        run = runner.run("add_note", text=f"seed {seed}")
+        assert run.ok, run
+        assert site.notes == ["first", f"seed {seed}"]
+        assert runner.run("read_notes").result == {"notes": ["first", f"seed {seed}"]}
+    finally:
+        server.transform = None
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_page_without_what_the_agent_relies_on_never_reports_a_note_added(
+    harness: tuple[FixtureServer, ActionRunner], seed: int
+) -> None:
+    server, runner = harness
+    site = fresh(server)
+    mutator = Mutator(seed, break_semantics=True)
+    server.transform = mutating(mutator)
+    try:
+        run = runner.run("add_note", text="maybe")
+    finally:
+        server.transform = None
+    if run.ok:  # the mutation removed something the agent does not use: the note must really be there
+        assert site.notes == ["maybe"], (mutator.applied, run)
+    else:  # a clean failure naming the locator that found nothing, and nothing written
+        assert run.status == "failed" and run.locator in {"notes_list", "new_note_box", "add_button"}, run
+        assert run.misses == [run.locator] and run.result is None and site.notes == [], (mutator.applied, run)
