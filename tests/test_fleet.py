@@ -24,7 +24,7 @@ from zigral.messages import Command
 from zigral.ops.queues import QueueStats
 from zigral.quotas import QuotaGate
 from zigral.runtime.decisions import Defer, Finish, Reject
-from zigral.runtime.memory import MemoryTransport, message
+from zigral.runtime.memory import MemoryTransport, back_from, message
 from zigral.runtime.pipeline import Pipeline
 from zigral.runtime.settle import Redis
 from zigral.state import TaskStore
@@ -180,7 +180,10 @@ def test_a_retried_addressed_command_is_read_back_on_its_retry_route(
     client: redis.Redis, names: Names
 ) -> None:
     path, _transport, _store = pipeline(client, names)
-    decision = path.handle(message(body(account="alice"), routing_key="acct.lincoln.alice.retry"))
+    back = back_from(names.account_queue("lincoln", "alice", "retry"))
+    decision = path.handle(
+        message(body(account="alice"), routing_key="acct.lincoln.alice.retry", headers=back)
+    )
     assert isinstance(decision, Finish) and decision.status == "succeeded"
 
 

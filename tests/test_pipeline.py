@@ -25,7 +25,7 @@ from zigral.quotas import QuotaGate
 from zigral.runtime.decisions import DeadLetter, Finish, Job, Outcome, Reject, Republish, Requeue, Retry
 from zigral.runtime.execute import run_inline
 from zigral.runtime.hooks import MetricsHook, QuotaHook
-from zigral.runtime.memory import MemoryTransport, message
+from zigral.runtime.memory import MemoryTransport, back_from, message
 from zigral.runtime.pipeline import Pipeline
 from zigral.runtime.settle import Redis
 from zigral.state import TaskStore
@@ -97,6 +97,7 @@ class Rig:
         self.crash_on: set[str] = set()
         self.executed: list[str] = []
         self.hand_back = False
+        self.slow_once: set[str] = set()  # ids whose first run fails retryably ("site slow")
         redis_calls = Redis(pause=lambda s: None, giving_up=lambda: True)
         self.pipeline = Pipeline(
             self.rt,
@@ -121,6 +122,9 @@ class Rig:
             raise Crash()
         if self.hand_back:
             return None
+        if job.command.id in self.slow_once:
+            self.slow_once.discard(job.command.id)
+            return Outcome(FAILED, error="site slow", retryable=True)
         if job.command.action.startswith("frozen"):  # the browser stopped answering past the deadline
             if job.command.action == "frozen_mid_write":
                 memo[RESUMABLE] = True  # what ActionContext.resumable() leaves before the first keystroke
@@ -394,7 +398,8 @@ def test_a_routing_key_that_disagrees_with_the_body_is_rejected(rig: Rig) -> Non
 
 
 def test_a_retried_command_comes_back_on_the_retry_routing_key(rig: Rig) -> None:
-    assert isinstance(rig.send(cmd(), routing_key="lincoln.retry"), Finish)
+    back = back_from(rig.names.retry_queue("lincoln"))
+    assert isinstance(rig.send(cmd(), routing_key="lincoln.retry", headers=back), Finish)
 
 
 # ---------------------------------------------------------------------------- failures and retries
@@ -415,6 +420,18 @@ def test_a_retryable_failure_is_retried_with_backoff_then_failed_and_dead_letter
     ]
     assert len(rig.broker.retried) == 2 and rig.broker.dead[0].status == "failed"
     assert rig.metric("zigral_retries_total", agent="lincoln") == 2
+
+
+def test_a_success_after_a_retry_is_sent_again_without_the_retrys_note(rig: Rig) -> None:
+    body = cmd(params={"x": 1})
+    rig.slow_once.add(body["id"])
+    assert isinstance(rig.send(body), Retry)
+    assert isinstance(rig.send(body), Finish)
+    assert rig.broker.events[-1].status == "succeeded" and rig.broker.events[-1].error is None
+    assert isinstance(rig.send(body, reply_to="r"), Republish)
+    again = rig.broker.replies[-1][2]
+    assert (again.status, again.error, again.result) == ("succeeded", None, {"x": 1})
+    assert "site slow" in (rig.store.get(body["id"]) or {}).get("error", "")  # the record keeps the last note
 
 
 def test_an_action_rejection_and_a_bug_in_an_action_are_final_and_dead_lettered(rig: Rig) -> None:

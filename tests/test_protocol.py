@@ -26,7 +26,7 @@ from zigral.metrics import AgentMetrics
 from zigral.runtime.browsing import BrowserRunner
 from zigral.runtime.decisions import Finish, Job, Reject, Republish
 from zigral.runtime.execute import run_inline
-from zigral.runtime.memory import MemoryTransport, message
+from zigral.runtime.memory import MemoryTransport, back_from, message
 from zigral.runtime.pipeline import Pipeline
 
 
@@ -112,9 +112,7 @@ def test_ids_are_global_across_agents_an_id_another_agent_finished_is_not_run_ag
     ("fields", "routing_key"),
     [
         ({}, "lincoln.echo"),
-        ({}, "lincoln.retry"),  # how a retried or deferred command comes back
         ({"account": "a@x.com"}, "acct.lincoln.a@x.com.echo"),
-        ({"account": "a@x.com"}, "acct.lincoln.a@x.com.retry"),
         ({"vm_id": "vm-t"}, "vm.lincoln.vm-t.echo"),
         ({"vm_id": "vm-t", "account": "a"}, "vm.lincoln.vm-t.echo"),
     ],
@@ -124,6 +122,26 @@ def test_a_routing_key_of_the_bodys_agent_action_and_address_is_accepted(
 ) -> None:
     decision = rig.send(cmd(**fields), routing_key=routing_key)
     assert isinstance(decision, Finish) and decision.status == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("fields", "routing_key", "waiting"),
+    [
+        ({}, "lincoln.retry", "retry"),  # how a retried command comes back
+        ({}, "lincoln.retry", "deferred"),  # and a deferred one
+        ({"account": "a@x.com"}, "acct.lincoln.a@x.com.retry", "acct-retry.a@x.com"),
+    ],
+)
+def test_the_retry_key_is_accepted_only_from_the_agents_own_waiting_queues(
+    rig: Rig, fields: dict[str, Any], routing_key: str, waiting: str
+) -> None:
+    queue = f"{rig.names.agent_queue('lincoln')}.{waiting}"
+    decision = rig.send(cmd(**fields), routing_key=routing_key, headers=back_from(queue))
+    assert isinstance(decision, Finish) and decision.status == "succeeded"
+    others = (rig.names.retry_queue("shaun"), rig.names.agent_queue("lincoln"))
+    for headers in (None, *(back_from(other) for other in others)):
+        forged = rig.send(cmd(**fields), routing_key=routing_key, headers=headers)  # a client's retry key
+        assert isinstance(forged, Reject) and "does not match" in forged.reason, headers
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ import redis
 from redis.sentinel import Sentinel
 
 from zigral.config import Settings, parse_sentinel
-from zigral.constants import QUEUED, REJECTED, TERMINAL, Names
+from zigral.constants import QUEUED, REJECTED, SUCCEEDED, TERMINAL, Names
 from zigral.errors import StateError, StateUnavailable
 from zigral.messages import Command, Result
 
@@ -40,6 +40,11 @@ def translated(func: Callable[P, T]) -> Callable[P, T]:
 
 
 # KEYS: the record. ARGV: retention, queued, id, agent, action. A record an invalid message left starts over.
+_GIVE_BACK_ATTEMPT = """
+if tonumber(redis.call('hget', KEYS[1], 'attempts') or '0') > 0 then
+  redis.call('hincrby', KEYS[1], 'attempts', -1)
+end
+"""
 _BEGIN_ATTEMPT = """
 if redis.call('hget', KEYS[1], 'invalid') then
   redis.call('hdel', KEYS[1], 'invalid', 'error', 'result', 'finished_at', 'attempts')
@@ -170,6 +175,11 @@ class TaskStore:
         key = self.names.task_key(command.id)
         args: list[str | int] = [self.retention, QUEUED, command.id, command.agent, command.action]
         return int(self.client.eval(_BEGIN_ATTEMPT, 1, key, *args))
+
+    @translated
+    def give_back_attempt(self, task_id: str) -> None:
+        """Uncount the attempt just counted: the action did not run out its chance, it waited (over quota)."""
+        self.client.eval(_GIVE_BACK_ATTEMPT, 1, self.names.task_key(task_id))
 
     @translated
     def record_invalid(self, task_id: str, agent: str, reason: str, vm_id: str) -> tuple[Result, bool]:
@@ -337,7 +347,9 @@ class TaskStore:
             attempt=record.get("attempts", 0),
             vm_id=record.get("vm_id", ""),
             result=record.get("result"),
-            error=record.get("error"),
+            # A retry's note stays in the record (the last note), but a success sent again says what the
+            # succeeded event said: no error.
+            error=None if record["status"] == SUCCEEDED else record.get("error"),
             captures=record.get("captures", []),
             at=record.get("finished_at", time.time()),
         )

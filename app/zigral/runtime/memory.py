@@ -87,3 +87,8 @@ def message(
         pika.BasicProperties(headers=headers, **props),
         redelivered=redelivered,
     )
+
+
+def back_from(queue: str) -> dict[str, Any]:
+    """The headers RabbitMQ adds to a command coming back from a waiting queue (``x-death``, newest first)."""
+    return {"x-death": [{"reason": "expired", "queue": queue, "count": 1, "exchange": ""}]}

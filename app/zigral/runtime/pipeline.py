@@ -15,6 +15,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from zigral.agents.base import Agent
 from zigral.config import RuntimeSettings
@@ -197,7 +198,7 @@ class Pipeline:
         route = parse_route(job.message.routing_key)
         if (
             route.agent == command.agent
-            and route.verb in (command.action, "retry")
+            and (route.verb == command.action or (route.verb == "retry" and self._came_back(job)))
             and route.vm_id == command.vm_id
             and route.account == (None if command.vm_id else command.account)
         ):
@@ -222,12 +223,20 @@ class Pipeline:
                 f"which serves account {self.account!r}"
             )
 
+    def _came_back(self, job: Job) -> bool:
+        """A ``retry`` routing key is the broker's, for a command coming back from one of this agent's
+        waiting queues (``.retry``, ``.deferred``): not a way around the routing key check for a client."""
+        reason, queue = _last_death(job)
+        names, agent = self.store.names, self.agent.name
+        shared = (names.retry_queue(agent), names.deferred_queue(agent))
+        addressed = tuple(
+            f"{self._queue}.{kind}-{w}." for kind in ("acct", "vm") for w in ("retry", "deferred")
+        )
+        waiting = isinstance(queue, str) and (queue in shared or queue.startswith(addressed))
+        return reason in ("expired", b"expired") and waiting
+
     def _expired_in_broker(self, job: Job) -> bool:
-        deaths = (job.message.props.headers or {}).get("x-death") or []
-        last = deaths[0] if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict) else {}
-        reason, queue = last.get("reason"), last.get("queue")
-        if isinstance(queue, bytes):
-            queue = queue.decode(errors="replace")
+        reason, queue = _last_death(job)
         # The agent's shared queue, or one of its account or VM queues (they dead-letter to the same place).
         addressed = (self._queue + ".acct.", self._queue + ".vm.")
         ours = isinstance(queue, str) and (queue == self._queue or queue.startswith(addressed))
@@ -365,6 +374,7 @@ class Pipeline:
         assert outcome is not None
         exc, command = outcome.exc, job.command
         if isinstance(exc, OverQuota) and command is not None and self.quotas is not None:  # take_quota
+            self.redis(self.store.give_back_attempt, command.id)  # waiting for a window is no failed try
             return self.over_quota(command, QuotaFull(exc.quota, exc.window, exc.reopens_at))
         # A timeout in the middle of resumable work (a frozen browser mid-write) is repaired by a retry.
         interrupted = outcome.status == TIMED_OUT and bool(job.memo.get(RESUMABLE))
@@ -401,3 +411,13 @@ class Pipeline:
     def give_back(self, message: Message) -> None:
         """A delivery the worker took but never started: back to the queue."""
         self.transport.requeue(message)
+
+
+def _last_death(job: Job) -> tuple[Any, Any]:
+    """The reason and queue of the message's last dead-lettering (RabbitMQ's ``x-death``, newest first)."""
+    deaths = (job.message.props.headers or {}).get("x-death") or []
+    last = deaths[0] if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict) else {}
+    reason, queue = last.get("reason"), last.get("queue")
+    if isinstance(queue, bytes):
+        queue = queue.decode(errors="replace")
+    return reason, queue
