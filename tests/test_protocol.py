@@ -3,6 +3,7 @@ message, ids across agents, the routing key rule, dead-letter properties and cap
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from zigral.captures import CaptureStore
 from zigral.config import Settings
 from zigral.constants import Names
 from zigral.deadline import Deadline
-from zigral.errors import Rejected, Retryable
+from zigral.errors import OverQuota, Rejected, Retryable
 from zigral.messages import Command, fingerprint
 from zigral.metrics import AgentMetrics
 from zigral.runtime.browsing import BrowserRunner
@@ -252,6 +253,10 @@ def _ok(ctx: Any, p: NoParams) -> dict[str, Any]:
     return {}
 
 
+def _waits(ctx: Any, p: NoParams) -> dict[str, Any]:
+    raise OverQuota("messages", "day", time.time() + 3600)
+
+
 @pytest.mark.parametrize(
     ("fn", "capture", "status", "steps"),
     [
@@ -260,7 +265,8 @@ def _ok(ctx: Any, p: NoParams) -> dict[str, Any]:
         (_gone, False, "failed", ["failure"]),  # retryable: the pipeline retries it
         (_gone, True, "failed", ["failure"]),  # no "result" capture of a failed action
         (_refused, False, "rejected", []),
-        (_bug, False, "failed", []),
+        (_bug, False, "failed", ["failure"]),  # a bug in the action: what the tab showed helps most
+        (_waits, False, "deferred", []),  # over quota: nothing went wrong
     ],
 )
 def test_a_browser_action_captures_its_result_on_request_and_a_failure_by_itself(

@@ -11,7 +11,7 @@ from zigral.actions import ActionContext
 from zigral.browser import BrowserSession
 from zigral.captures import CaptureStore
 from zigral.deadline import Deadline
-from zigral.errors import DeadlineExceeded, Rejected, Retryable, StateError, TaskError
+from zigral.errors import DeadlineExceeded, OverQuota, Rejected, Retryable, StateError
 from zigral.metrics import AgentMetrics
 from zigral.quotas import QuotaGate
 from zigral.runtime.decisions import Job, Outcome
@@ -75,7 +75,9 @@ class BrowserRunner:
             return Outcome("succeeded", result, captures=ctx_box[0].saved if ctx_box else [])
         except Exception as exc:  # a bug in an action must not kill the worker
             saved = ctx_box[0].saved if ctx_box else []
-            if isinstance(exc, TaskError) and not isinstance(exc, Rejected):
+            # What the tab showed when it went wrong (a bug in an action included); not for a command
+            # refused as sent, nor for one that only waits for its quota window.
+            if not isinstance(exc, (Rejected, OverQuota)):
                 saved = saved + self.browser.capture_on_failure(self.failure_capture(command.id))
             return outcome_of(exc, saved)
 
