@@ -350,6 +350,11 @@ class Lincoln(Agent):
             more.click()
             self._pause(ctx, pacer)
             if not read.appears(connect, self.cfg.ui_wait, "visible"):
+                if L.follow_button(card, name).count():  # LinkedIn's choice, not a broken locator: no alert
+                    raise TaskError(
+                        f"LinkedIn offers {name} only Follow, no Connect (not even under More actions): "
+                        "no invitation sent"
+                    )
                 raise ctx.missing("connect_in_more_menu", f"no Connect for {name} under More actions")
         ctx.take_quota("connect")
         connect.first.click()
