@@ -12,8 +12,9 @@ import pytest
 from supervisor.options import ServerOptions
 
 from zigral import registry
+from zigral.agent_config import AgentSettings
 from zigral.agents.base import Agent
-from zigral.config import REPO_ROOT, AgentSettings, load_settings, to_env
+from zigral.config import REPO_ROOT, load_settings, to_env
 from zigral.errors import ConfigError
 from zigral.render import render
 

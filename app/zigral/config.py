@@ -7,17 +7,15 @@ Every port, path and display number is a setting, so two stacks can run side by 
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, overload
 from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
@@ -25,10 +23,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from zigral import access
+from zigral.agent_config import AgentSettings, LegacyAgentEnv, S, move_legacy_keys, validate_sections
 from zigral.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -241,32 +239,6 @@ class QuotaLimit(BaseModel):
     week: int | None = Field(None, ge=0)
 
 
-class AgentSettings(BaseModel):
-    """What every agent has, whoever wrote it: ``ZIGRAL_AGENTS__<NAME>__<KEY>``. An agent's own settings
-    model extends this one (``Agent.settings_model``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = Field(
-        True, description="run this agent on this VM: its supervisor program, queue, metrics and status row"
-    )
-    account: str = Field(
-        "default",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$",  # constants.ADDRESS_PATTERN: it names a queue
-        description="the site account this VM's browser is signed in to for the agent: quotas are counted "
-        "for it across VMs, and commands addressed to it come here",
-    )
-    metrics_port: Port | None = Field(
-        None,
-        ge=1,
-        le=65535,
-        description="its Prometheus exporter on metrics.bind (None: the agent's default)",
-    )
-
-
-S = TypeVar("S", bound=AgentSettings)
-
-
 class EgressSettings(BaseModel):
     """The supervised forward proxy every browser request goes through (see squid/squid.conf.in)."""
 
@@ -367,61 +339,17 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        legacy = _LegacyAgentEnv(settings_cls)
+        legacy = LegacyAgentEnv(settings_cls)
         return init_settings, env_settings, legacy, dotenv_settings, file_secret_settings
 
     @model_validator(mode="before")
     @classmethod
     def _legacy_agent_keys(cls, data: Any) -> Any:
-        """``<agent>={...}``, ``<agent>__base_url=...`` and ``metrics={"<agent>_port": ...}``, the forms
-        from before agents were plugins, moved under ``agents`` (the new form wins where both are set)."""
-        if not isinstance(data, dict):
-            return data
-        from zigral import registry
-
-        data = dict(data)
-        agents: dict[str, Any] = {name: dict(v) for name, v in (data.get("agents") or {}).items()}
-        for name in registry.installed():
-            if name in cls.model_fields:
-                continue
-            old: dict[str, Any] = dict(data.pop(name, None) or {})
-            for key in [k for k in data if k.lower().startswith(f"{name}__")]:
-                _nest(old, key.lower()[len(name) + 2 :].split("__"), data.pop(key))
-            metrics = data.get("metrics")
-            if isinstance(metrics, dict) and f"{name}_port" in metrics:
-                metrics = dict(metrics)
-                old.setdefault("metrics_port", metrics.pop(f"{name}_port"))
-                data["metrics"] = metrics
-            if old:
-                agents[name] = {**old, **agents.get(name, {})}
-        if agents:
-            data["agents"] = agents
-        return data
+        return move_legacy_keys(data, set(cls.model_fields))
 
     @model_validator(mode="after")
     def _agent_sections(self) -> Settings:
-        from zigral import registry
-
-        installed = registry.installed()
-        unknown = sorted(set(self.agents) - set(installed))
-        if unknown:
-            raise ValueError(
-                f"ZIGRAL_AGENTS__{unknown[0].upper()}: no agent {unknown[0]!r} is installed "
-                f"(installed: {', '.join(installed) or 'none'})"
-            )
-        for name, agent in installed.items():
-            if name in type(self).model_fields:
-                raise ValueError(f"agent {name!r} has the name of a settings group; rename the agent")
-            try:
-                self._sections[name] = agent.settings_model.model_validate(self.agents.get(name, {}))
-            except ValidationError as exc:
-                raise ValueError(
-                    "; ".join(
-                        f"ZIGRAL_AGENTS__{name.upper()}__{'__'.join(map(str, e['loc'])).upper()}"
-                        f"={e.get('input')!r}: {e['msg']}"
-                        for e in exc.errors()
-                    )
-                ) from None
+        self._sections = validate_sections(self.agents, set(type(self).model_fields))
         self.agents = {name: section.model_dump() for name, section in self._sections.items()}  # effective
         return self
 
@@ -541,47 +469,6 @@ def parse_sentinel(url: str) -> SentinelUrl | None:
         unquote(username) or None if at else None,
         unquote(password) or None if at else None,
     )
-
-
-def _nest(into: dict[str, Any], path: list[str], value: Any) -> None:
-    for part in path[:-1]:
-        into = into.setdefault(part, {})
-    into[path[-1]] = value
-
-
-class _LegacyAgentEnv(PydanticBaseSettingsSource):
-    """``ZIGRAL_<AGENT>__<KEY>`` and ``ZIGRAL_METRICS__<AGENT>_PORT`` from the environment, the names from
-    before agents were plugins, read into ``agents`` (``ZIGRAL_AGENTS__<AGENT>__<KEY>`` wins over them)."""
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        from zigral import registry
-
-        agents: dict[str, dict[str, Any]] = {}
-        for key, value in os.environ.items():
-            upper = key.upper()
-            if not upper.startswith("ZIGRAL_"):
-                continue
-            head, sep, rest = upper[len("ZIGRAL_") :].partition("__")
-            name, path = head.lower(), rest.lower().split("__")
-            if name == "metrics" and path[0].endswith("_port") and len(path) == 1:
-                name, path = path[0].removesuffix("_port"), ["metrics_port"]
-            elif not sep or name in self.settings_cls.model_fields:
-                continue
-            if name in registry.installed():
-                _nest(agents.setdefault(name, {}), path, _json_or_text(value))
-        return {"agents": agents} if agents else {}
-
-
-def _json_or_text(value: str) -> Any:
-    if value[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except ValueError:
-            pass
-    return value
 
 
 def load_settings(env_file: Path | None = None, /, **overrides: Any) -> Settings:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from zigral.actions import Action
-from zigral.config import AgentSettings, QuotaLimit, Settings
+from zigral.agent_config import AgentSettings
+from zigral.config import QuotaLimit, Settings
 from zigral.errors import Rejected
 from zigral.generic import GENERIC
 

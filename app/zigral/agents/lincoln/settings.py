@@ -6,7 +6,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from zigral.config import AgentSettings, QuotaLimit
+from zigral.agent_config import AgentSettings
+from zigral.config import QuotaLimit
 
 
 def _linkedin_quotas() -> dict[str, QuotaLimit]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from zigral.config import AgentSettings
+from zigral.agent_config import AgentSettings
 
 
 class ExampleSettings(AgentSettings):
