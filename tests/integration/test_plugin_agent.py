@@ -12,7 +12,7 @@ import pika
 import pytest
 from zigral_example.fixture_site import NotesSite
 
-from zigral import broker
+from zigral import broker, windows
 from zigral.client import Client
 from zigral.config import load_settings
 from zigral.constants import Names
@@ -23,6 +23,8 @@ from .conftest import Stack, booted_stack, eventually, services_available
 from .fixture_server import serve
 from .test_metrics import scrape
 from .test_ops import status_json
+from .test_stack import is_blank
+from .test_windows import browser_windows, live_view
 
 pytestmark = pytest.mark.integration
 
@@ -111,3 +113,31 @@ def test_the_status_page_has_its_row(stack: Stack) -> None:
 
     found = eventually(row, "the example agent's heartbeat on the status page", 30)
     assert found["vm_id"] == stack.settings.vm_id
+
+
+def test_the_live_view_gives_it_a_labelled_column_beside_the_others(
+    stack: Stack, notes: tuple[NotesSite, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    _, base = notes
+    with Client(stack.settings) as client:  # every agent's work tab open, each in its own window
+        for agent in ("lincoln", "shaun", "example"):
+            command = Command(agent=agent, action="navigate", params={"url": f"{base}/notes"})
+            assert client.call(command, timeout=60).status == "succeeded"
+
+    def columns() -> dict[str, str] | None:
+        found = {
+            url.removeprefix(windows.label_url("")): bounds
+            for tabs in browser_windows(stack).values()
+            for url, _title in tabs
+            if url.startswith(windows.label_url(""))
+            for kind, bounds in tabs
+            if kind == "bounds"
+        }
+        return found if len(found) == 3 else None
+
+    found = eventually(columns, "three labelled agent windows", 60)
+    width = stack.settings.display.width
+    lefts = {agent: int(bounds.split(",")[0]) for agent, bounds in found.items()}
+    assert lefts == {"lincoln": 0, "shaun": width // 3, "example": 2 * width // 3}, found
+    shot = live_view(stack, tmp_path_factory.getbasetemp() / "live-view-three-agents.png")
+    assert not is_blank(shot)
