@@ -45,7 +45,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fixture sites live with the tests
 
 from tests.integration import rabbitmq_node  # noqa: E402
-from tests.integration.fixture_server import FixtureServer, serve  # noqa: E402
 from tests.integration.linkedin_site import LinkedInSite  # noqa: E402
 from tests.integration.sheets_site import SheetsSite  # noqa: E402
 
@@ -59,6 +58,7 @@ from zigral.deadline import Deadline  # noqa: E402
 from zigral.devstack import free_port, private_stack, unique_namespace  # noqa: E402
 from zigral.messages import Command  # noqa: E402
 from zigral.state import TaskStore  # noqa: E402
+from zigral.testing.server import FixtureServer, serve  # noqa: E402
 from zigral.urlpolicy import UrlPolicy  # noqa: E402
 
 PAGE = """<!doctype html><html><head><title>Bench page</title></head>

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.integration.fixture_server import FixtureServer, serve
 from zigral import probes
 from zigral.browser import BrowserSession, translate
 from zigral.deadline import Deadline
 from zigral.errors import Rejected
+from zigral.testing.server import FixtureServer, serve
 
 
 def test_a_redirect_to_a_local_file_is_refused_not_retried() -> None:

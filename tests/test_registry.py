@@ -33,14 +33,49 @@ def test_zigrals_own_agents_come_from_its_entry_points_in_window_order() -> None
         ("nowhere", "zigral_no_such_module:Agent", "cannot be loaded: ModuleNotFoundError"),
         ("notagent", "zigral.config:Settings", "not a subclass of zigral.agents.base.Agent"),
         ("other", "zigral.agents.lincoln:Lincoln", "the class's name is 'lincoln', not 'other'"),
-        ("acct", "zigral.agents.lincoln:Lincoln", "none of"),  # a routing key's first word
+        ("acct", "zigral.agents.lincoln:Lincoln", "'acct' is a word of the protocol"),  # a routing key's
         ("Bad.Name", "zigral.agents.lincoln:Lincoln", "lower case letters"),
+        ("loose", "tests.test_registry:Loose", "does not extend zigral.agent_config.AgentSettings"),
     ],
 )
 def test_a_broken_plugin_is_an_error_naming_it(name: str, value: str, error: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(error)) as caught:
         registry._load(EntryPoint(name, value, "zigral.agents"))
     assert repr(value) in str(caught.value)
+
+
+class Loose(Agent):
+    name = "loose"
+    settings_model = dict  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "tests.test_registry:Impostor",  # another package's agent of the same name: which would win?
+        "zigral.agents.shaun:Shaun",  # (its class's name differs too, but the clash is said first)
+    ],
+)
+def test_two_agents_of_one_name_are_an_error_not_a_silent_winner(
+    monkeypatch: pytest.MonkeyPatch, second: str
+) -> None:
+    eps = [
+        EntryPoint("lincoln", "zigral.agents.lincoln:Lincoln", "zigral.agents"),
+        EntryPoint("lincoln", second, "zigral.agents"),
+    ]
+    monkeypatch.setattr(registry, "entry_points", lambda group: eps)
+    with pytest.raises(ConfigError, match=f"two agents are called 'lincoln'.*{re.escape(repr(second))}"):
+        registry.installed.__wrapped__()
+
+
+def test_the_same_agent_seen_twice_on_the_path_is_one_agent(monkeypatch: pytest.MonkeyPatch) -> None:
+    ep = EntryPoint("lincoln", "zigral.agents.lincoln:Lincoln", "zigral.agents")
+    monkeypatch.setattr(registry, "entry_points", lambda group: [ep, ep])  # an editable install and its build
+    assert list(registry.installed.__wrapped__()) == ["lincoln"]
+
+
+class Impostor(Agent):
+    name = "lincoln"
 
 
 def test_an_unknown_agent_is_named_with_the_installed_ones() -> None:

@@ -504,7 +504,10 @@ _PASSWORD = re.compile(r"(://[^:/@,]*:)[^@,]*@")
 def masked(settings: Settings) -> dict[str, Any]:
     """The effective settings as plain data, secrets masked (for ``zigral config``)."""
     data: dict[str, Any] = json.loads(settings.model_dump_json())
-    data["agents"] = _agent_data(settings)
+    data["agents"] = {  # with the metrics port each agent really uses, never null
+        name: {**section, "metrics_port": settings.metrics_port(name)}
+        for name, section in _agent_data(settings).items()
+    }
     data["rabbitmq"]["url"] = mask_url(settings.rabbitmq.url)
     data["redis"]["url"] = mask_url(settings.redis.url)
     return data

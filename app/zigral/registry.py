@@ -30,14 +30,16 @@ RESERVED = frozenset({ACCOUNT_ROUTE, VM_ROUTE, "task", "agent", "retry", "dead",
 
 
 def _load(ep: EntryPoint) -> type[Agent]:
+    from zigral.agent_config import AgentSettings
     from zigral.agents.base import Agent  # the base imports the settings, which consult the registry
 
     where = f"entry point {ep.name!r} = {ep.value!r}" + (f" of {ep.dist.name}" if ep.dist else "")
-    if not NAME_PATTERN.match(ep.name) or ep.name in RESERVED:
-        raise ConfigError(
-            f"{where}: an agent's name is lower case letters, digits and _ (at most 40), "
-            f"starts with a letter and is none of {', '.join(sorted(RESERVED))}"
-        )
+    if ep.name in RESERVED:
+        reserved = ", ".join(sorted(RESERVED))
+        raise ConfigError(f"{where}: {ep.name!r} is a word of the protocol; reserved: {reserved}")
+    if not NAME_PATTERN.match(ep.name):
+        rule = "lower case letters, digits and _, at most 40, starting with a letter"
+        raise ConfigError(f"{where}: an agent's name is {rule}")
     try:
         cls = ep.load()
     except Exception as exc:
@@ -46,16 +48,32 @@ def _load(ep: EntryPoint) -> type[Agent]:
         raise ConfigError(f"{where} is not a subclass of zigral.agents.base.Agent")
     if getattr(cls, "name", None) != ep.name:
         raise ConfigError(f"{where}: the class's name is {getattr(cls, 'name', None)!r}, not {ep.name!r}")
+    model = getattr(cls, "settings_model", None)
+    if not (isinstance(model, type) and issubclass(model, AgentSettings)):
+        raise ConfigError(
+            f"{where}: settings_model {model!r} does not extend zigral.agent_config.AgentSettings"
+        )
     return cls
+
+
+def _origin(ep: EntryPoint) -> str:
+    return f"{ep.value!r} of {ep.dist.name if ep.dist else 'an unknown package'}"
 
 
 @functools.cache
 def installed() -> dict[str, type[Agent]]:
     """Every installed agent by name, in window order (``Agent.order``, then name)."""
     found: dict[str, type[Agent]] = {}
+    seen: dict[str, EntryPoint] = {}
     for ep in entry_points(group=AGENT_ENTRY_POINTS):
-        if ep.name in found:
-            continue  # the same distribution seen twice on sys.path (an editable install and its build)
+        first = seen.get(ep.name)
+        if first is not None:
+            if first.value == ep.value:
+                continue  # the same package seen twice on sys.path (an editable install and its build)
+            raise ConfigError(  # never a silent winner by install order, nor a plugin replacing a built-in
+                f"two agents are called {ep.name!r}: {_origin(first)} and {_origin(ep)}; uninstall one"
+            )
+        seen[ep.name] = ep
         found[ep.name] = _load(ep)
     return dict(sorted(found.items(), key=lambda item: (item[1].order, item[0])))
 

@@ -9,7 +9,7 @@ overlay (Enter sends, Shift+Enter breaks the line, as on LinkedIn). It records w
 on the site's data, and :meth:`LinkedInSite.expected_profile` / :meth:`expected_search` give the right
 answers for the mutation suite.
 
-Mutation contract (tests/sites/mutate.py): scripts reach their elements only through literal ids and
+Mutation contract (zigral/testing/mutate.py): scripts reach their elements only through literal ids and
 classes; ``data-shuffle`` marks containers whose order means nothing, ``data-helper`` the places where the
 real site adds visually-hidden helper text.
 """
@@ -26,7 +26,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from .fixture_server import FixtureServer, Request, Response
+from zigral.testing.server import FixtureServer, Request, Response
 
 PAGE_SIZE = 3
 # Ids the real site has and documents (form fields, section anchors): a mutation keeps them.

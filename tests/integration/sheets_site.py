@@ -14,7 +14,7 @@ zeros and ISO dates are reinterpreted). The CSV export endpoints (``/export?form
 ``/gviz/tq?tqx=out:csv&sheet=…``) serve the same data, to a signed-in browser only, with leading and
 trailing spaces as non-breaking spaces like the real export. A book that does not exist answers 404.
 
-The editor's script reaches its elements by literal ids and classes only (tests/sites/mutate.py's fixture
+The editor's script reaches its elements by literal ids and classes only (zigral/testing/mutate.py's fixture
 contract): it builds the grid itself and keeps references to the cells.
 """
 
@@ -31,7 +31,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from .fixture_server import FixtureServer, Request, Response
+from zigral.testing.server import FixtureServer, Request, Response
 
 ROWS, COLS = 100, 26  # a new book's grid (Sheets starts with 1000 x 26)
 _EDITOR_JS = (Path(__file__).parent / "sheets_editor.js").read_text()

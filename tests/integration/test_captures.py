@@ -13,9 +13,9 @@ from PIL import Image, ImageChops
 from zigral.client import Client
 from zigral.config import load_settings
 from zigral.messages import Command
+from zigral.testing.server import FixtureServer, serve
 
 from .conftest import Stack, booted_stack, services_available
-from .fixture_server import FixtureServer, serve
 
 pytestmark = pytest.mark.integration
 

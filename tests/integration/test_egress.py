@@ -29,9 +29,9 @@ from zigral.egress import own_addresses
 from zigral.messages import Command, Result
 from zigral.render import render
 from zigral.state import TaskStore
+from zigral.testing.server import FixtureServer, serve
 
 from .conftest import Stack, booted_stack, free_port, require, services_available
-from .fixture_server import FixtureServer, serve
 
 pytestmark = pytest.mark.integration
 

@@ -20,9 +20,9 @@ from zigral.config import REPO_ROOT, to_env
 from zigral.devstack import private_settings, purge_namespace
 from zigral.doctor import web_tls
 from zigral.secrets import read_secret
+from zigral.testing.server import serve
 
 from .conftest import require, services_available
-from .fixture_server import serve
 
 pytestmark = pytest.mark.integration
 

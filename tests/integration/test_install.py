@@ -21,9 +21,9 @@ from zigral.client import Client
 from zigral.config import REPO_ROOT, load_settings
 from zigral.doctor import web_tls
 from zigral.messages import Command
+from zigral.testing.server import serve
 
 from .conftest import booted_stack, require, services_available
-from .fixture_server import serve
 
 pytestmark = pytest.mark.integration
 

@@ -18,9 +18,9 @@ from zigral.config import QuotaLimit, load_settings
 from zigral.messages import Command, Result
 from zigral.quotas import QuotaGate
 from zigral.state import TaskStore
+from zigral.testing.server import serve
 
 from .conftest import Stack, booted_stack, eventually, services_available
-from .fixture_server import serve
 from .linkedin_site import LinkedInSite
 
 pytestmark = pytest.mark.integration

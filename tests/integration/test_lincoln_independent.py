@@ -20,11 +20,11 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from tests.integration.fixture_server import serve
-from tests.sites.harness import ActionRunner, Run, headless_browser
 from tests.sites.linkedin_independent import ABOUT, COOKIE, OWNER, PASSWORD, USERNAME, LinkedInSite, Message
 from zigral.agents.lincoln import Lincoln
 from zigral.config import load_settings
+from zigral.testing.harness import ActionRunner, Run, headless_browser
+from zigral.testing.server import serve
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""Every Lincoln action against seeded markup mutations of the fixture LinkedIn (tests/sites/mutate.py).
+"""Every Lincoln action against seeded markup mutations of the fixture LinkedIn (zigral/testing/mutate.py).
 
 Semantics-keeping seeds: each run returns the right answer (the fixture's data model) or fails with a
 locator error; never a success with a wrong result. Semantics-breaking seeds (one element with a role or
@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
-from tests.sites.harness import ActionRunner, Run, headless_browser
-from tests.sites.mutate import Mutator, mutating
 from zigral.agents.lincoln import Lincoln
 from zigral.config import load_settings
+from zigral.testing.harness import ActionRunner, Run, headless_browser
+from zigral.testing.mutate import Mutator, mutating
+from zigral.testing.server import FixtureServer, serve
 
-from .fixture_server import FixtureServer, serve
 from .linkedin_site import KEEP_IDS, LinkedInSite
 
 pytestmark = pytest.mark.integration

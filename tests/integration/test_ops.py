@@ -27,9 +27,9 @@ from zigral.doctor import web_tls
 from zigral.launch import CHROMIUM_QUIET_FLAGS
 from zigral.messages import Command
 from zigral.state import TaskStore
+from zigral.testing.server import FixtureServer, serve
 
 from .conftest import Stack, booted_stack, eventually, free_port, require, services_available
-from .fixture_server import FixtureServer, serve
 from .sheets_site import SheetsSite
 from .test_metrics import scrape
 from .test_stack import is_blank

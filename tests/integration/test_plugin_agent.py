@@ -18,9 +18,9 @@ from zigral.config import load_settings
 from zigral.constants import Names
 from zigral.messages import Command, Result
 from zigral.state import TaskStore
+from zigral.testing.server import serve
 
 from .conftest import Stack, booted_stack, eventually, services_available
-from .fixture_server import serve
 from .test_metrics import scrape
 from .test_ops import status_json
 from .test_stack import is_blank

@@ -20,9 +20,9 @@ from zigral.config import load_settings
 from zigral.constants import Names
 from zigral.messages import Command, Result
 from zigral.state import TaskStore
+from zigral.testing.server import FixtureServer, serve
 
 from .conftest import Stack, booted_stack, free_port, services_available
-from .fixture_server import FixtureServer, serve
 from .hostile import Hostile, corpus
 
 pytestmark = pytest.mark.integration

@@ -34,9 +34,9 @@ from zigral.config import load_settings
 from zigral.doctor import web_tls
 from zigral.egress import own_addresses
 from zigral.render import WEB_BURST, WEB_RATE_PER_SECOND
+from zigral.testing.server import FixtureServer, serve
 
 from .conftest import Stack, booted_stack, free_port, require, services_available
-from .fixture_server import FixtureServer, serve
 from .test_stack import is_blank
 
 pytestmark = pytest.mark.integration

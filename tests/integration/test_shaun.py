@@ -15,9 +15,9 @@ from zigral.client import Client
 from zigral.config import load_settings
 from zigral.messages import Command, Result
 from zigral.state import TaskStore
+from zigral.testing.server import serve
 
 from .conftest import Stack, booted_stack, services_available
-from .fixture_server import serve
 from .sheets_site import SheetsSite
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""Shaun's actions run straight in headless Chromium (tests/sites/harness.py) against the Sheets fixture and
+"""Shaun's actions run straight in headless Chromium (zigral.testing.harness) against the Sheets fixture and
 its quirks: one test for each thing seen going wrong on an independent Sheets-like editor (issue 13).
 Every test checks the fixture's server-side data, on every tab of every book, before and after.
 """
@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser
 
-from tests.sites.harness import ActionRunner, headless_browser
 from zigral.agents.shaun import Shaun
 from zigral.config import load_settings
+from zigral.testing.harness import ActionRunner, headless_browser
+from zigral.testing.server import FixtureServer, serve
 
-from .fixture_server import FixtureServer, serve
 from .sheets_site import SheetsSite
 
 pytestmark = pytest.mark.integration

@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from tests.sites.harness import ActionRunner, Run, headless_browser
 from tests.sites.sheets_independent import EMAIL, NAME, IndependentSheets, Tab, col_name, parse_a1
 from zigral.agents.shaun import Shaun
 from zigral.config import load_settings
-
-from .fixture_server import FixtureServer, serve
+from zigral.testing.harness import ActionRunner, Run, headless_browser
+from zigral.testing.server import FixtureServer, serve
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""Every Shaun action against seeded markup mutations of the Sheets fixture (tests/sites/mutate.py).
+"""Every Shaun action against seeded markup mutations of the Sheets fixture (zigral/testing/mutate.py).
 
 Per run the verdict is one of: correct (succeeded, and the fixture's server-side data says the result is
 true), a clean failure (a failed status with a message, nothing changed), a wrong success, or an
@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from tests.sites.harness import ActionRunner, Run, headless_browser
-from tests.sites.mutate import Mutator, mutating
 from zigral.agents.shaun import Shaun
 from zigral.config import load_settings
+from zigral.testing.harness import ActionRunner, Run, headless_browser
+from zigral.testing.mutate import Mutator, mutating
+from zigral.testing.server import FixtureServer, serve
 
-from .fixture_server import FixtureServer, serve
 from .sheets_site import SheetsSite, interpret
 
 pytestmark = pytest.mark.integration

@@ -16,9 +16,9 @@ from playwright.sync_api import sync_playwright
 from zigral import windows
 from zigral.config import load_settings
 from zigral.launch import CHROMIUM_QUIET_FLAGS
+from zigral.testing.server import FixtureServer, serve
 
 from .conftest import Stack, booted_stack, services_available
-from .fixture_server import FixtureServer, serve
 from .test_stack import is_blank
 
 pytestmark = pytest.mark.integration

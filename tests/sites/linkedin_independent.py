@@ -39,7 +39,7 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, quote, unquote
 
-from tests.integration.fixture_server import FixtureServer, Request, Response
+from zigral.testing.server import FixtureServer, Request, Response
 
 COOKIE = "li_at"
 OWNER = "Alex Operator"

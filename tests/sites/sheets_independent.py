@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote
 
-from tests.integration.fixture_server import FixtureServer, Request, Response
+from zigral.testing.server import FixtureServer, Request, Response
 
 COOKIE = "SID"
 NAME, EMAIL = "Grace Hopper", "grace.hopper@example.org"

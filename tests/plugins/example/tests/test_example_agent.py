@@ -1,4 +1,4 @@
-"""The example agent against its notes site, straight in headless Chromium (tests/sites/harness.py): it
+"""The example agent against its notes site, straight in headless Chromium (zigral/testing/harness.py): it
 adds and reads notes, on the site as written and on ten seeded markup mutations of it, and when the site
 loses what the agent relies on, it fails and names the locator instead of reporting a note added."""
 
@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.integration.fixture_server import FixtureServer, serve
-from tests.sites.harness import ActionRunner, headless_browser
-from tests.sites.mutate import Mutator, mutating
 from zigral_example import Example
 from zigral_example.fixture_site import NotesSite
 
 from zigral.config import load_settings
+from zigral.testing.harness import ActionRunner, headless_browser
+from zigral.testing.mutate import Mutator, mutating
+from zigral.testing.server import FixtureServer, serve
 
 SEEDS = range(10)
 

@@ -28,7 +28,7 @@ class FixtureServer:
     routes: dict[str, Route] = field(default_factory=dict)
     hits: Counter[str] = field(default_factory=Counter)
     port: int = 0
-    # Rewrites every response body by content type (e.g. tests/sites/mutate.py's seeded markup mutations).
+    # Rewrites every response body by content type (e.g. zigral/testing/mutate.py's seeded markup mutations).
     transform: Callable[[str, bytes], bytes] | None = None
 
     @property

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
@@ -24,7 +23,7 @@ from zigral.agents.base import Agent
 from zigral.browser import translate
 from zigral.captures import CaptureStore
 from zigral.deadline import Deadline
-from zigral.errors import LocatorMissing, TaskError
+from zigral.errors import ConfigError, LocatorMissing, TaskError
 from zigral.urlpolicy import UrlPolicy
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -51,7 +50,7 @@ class Run:
 def headless_browser() -> Iterator[Browser]:
     """Debian's Chromium, headless, no proxy: the fixture site is on loopback."""
     if not CHROMIUM.exists():
-        pytest.fail("Chromium (/usr/bin/chromium) is required: deploy/install.sh installs it")
+        raise ConfigError("Chromium (/usr/bin/chromium) is required: deploy/install.sh installs it")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
