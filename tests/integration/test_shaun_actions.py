@@ -214,3 +214,21 @@ def test_a_paste_split_on_every_newline_is_undone_and_typed_instead(make: Make) 
     tab = site.spreadsheets["budget1"].tabs[0]
     assert [[tab.display(r, c) for c in (1, 2)] for r in (3, 4)] == values
     assert changed(before, site.snapshot()) == cells("budget1", "Sheet1", "B4:C5")
+
+
+def test_a_block_someone_else_copied_meanwhile_is_never_pasted(make: Make) -> None:
+    """The clipboard is the display's: an operator copying in noVNC between Shaun's copy and its paste must
+    not have a bigger block of theirs pasted from Shaun's cell (and spread outside the range)."""
+    site, runner = make()
+    agent = runner.agent
+    verify = agent._still_at  # type: ignore[attr-defined]
+
+    def operator_copies(ctx: Any, target: str) -> None:
+        verify(ctx, target)
+        ctx.page.evaluate("() => navigator.clipboard.writeText('theirs\\tX\\tY\\nZ\\tW\\tV\\nA\\tB\\tC')")
+
+    agent._still_at = operator_copies  # type: ignore[attr-defined]
+    before = site.snapshot()
+    written = runner.run("write_range", spreadsheet="budget1", range="Sheet1!C5", values=[["a", "b"]])
+    assert written.ok and written.result["method"] == "type", written
+    assert changed(before, site.snapshot()) == cells("budget1", "Sheet1", "C5:D5")

@@ -28,6 +28,7 @@ _FETCH_JS = """async url => {
 }"""
 MIN_STEP = 0.5  # seconds above the deadline reserve below which no new UI step starts
 _CLIPBOARD_JS = "text => navigator.clipboard.writeText(text).then(() => '', e => String(e))"
+_CLIPBOARD_READ_JS = "() => navigator.clipboard.readText().then(t => t, () => null)"
 _BOX_JS = "el => [el.value, document.activeElement === el]"
 
 
@@ -233,6 +234,14 @@ class SheetsEditor:
         if error:
             return False
         self._still_at(ctx, str(block.target.start))
+        # The clipboard is the display's, shared with an operator copying in noVNC: what Ctrl+V would paste
+        # is read back first, so someone else's copied block never lands (and spreads) from our cell.
+        try:
+            held = ctx.page.evaluate(_CLIPBOARD_READ_JS)
+        except PlaywrightError:
+            return False
+        if held != tsv(block.rows, block.formulas):
+            return False
         ctx.page.keyboard.press("ControlOrMeta+V")
         return True
 
