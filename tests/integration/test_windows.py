@@ -30,7 +30,7 @@ import sys
 from zigral.browser import BrowserSession
 from zigral.deadline import Deadline
 port, agent, url = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-page = BrowserSession(port, 30, agent=agent).page(Deadline(60))
+page = BrowserSession(port, 30, agent=agent, columns=("lincoln", "shaun")).page(Deadline(60))
 print("found", page.url, flush=True)
 if url != "-":
     page.goto(url)
@@ -58,6 +58,21 @@ def stack(site: FixtureServer) -> Iterator[Stack]:
         yield s
 
 
+RUNNING: list[subprocess.Popen[str]] = []  # killed after each test, whatever it came to
+
+
+@pytest.fixture(autouse=True)
+def no_agent_left() -> Iterator[None]:
+    yield
+    while RUNNING:
+        proc = RUNNING.pop()
+        if proc.poll() is None:
+            kill(proc)
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+
+
 def run_agent(stack: Stack, agent: str, url: str = "-") -> tuple[subprocess.Popen[str], str]:
     """An agent attached to the stack's Chromium; returns it and the URL its work tab had when it found it."""
     proc = subprocess.Popen(
@@ -66,6 +81,7 @@ def run_agent(stack: Stack, agent: str, url: str = "-") -> tuple[subprocess.Pope
         stdout=subprocess.PIPE,
         text=True,
     )
+    RUNNING.append(proc)
     assert proc.stdout is not None
     found = proc.stdout.readline().split(" ", 1)[1].strip()
     assert proc.stdout.readline().strip() == "ready"
