@@ -34,17 +34,20 @@ def harness() -> Iterator[tuple[FixtureServer, ActionRunner]]:
         yield server, runner
 
 
-def fresh(server: FixtureServer, *notes: str) -> NotesSite:
+def fresh(harness: tuple[FixtureServer, ActionRunner], *notes: str) -> NotesSite:
+    """A new notes site, and a new task: nothing remembered from another test's attempts."""
+    server, runner = harness
     site = NotesSite(list(notes))
     site.install(server)
+    runner.memo.clear()
     return site
 
 
 def test_a_note_added_is_on_the_server_and_reported_as_read_back(
     harness: tuple[FixtureServer, ActionRunner],
 ) -> None:
-    server, runner = harness
-    site = fresh(server, "buy milk")
+    runner = harness[1]
+    site = fresh(harness, "buy milk")
     run = runner.run("add_note", text="  call   Ada ")
     assert run.ok, run
     assert run.result == {"note": "call Ada", "count": 2, "verified": "listed"}
@@ -52,11 +55,24 @@ def test_a_note_added_is_on_the_server_and_reported_as_read_back(
     assert runner.run("read_notes").result == {"notes": ["buy milk", "call Ada"]}
 
 
+def test_a_command_run_again_after_its_click_finds_its_note_instead_of_adding_it_twice(
+    harness: tuple[FixtureServer, ActionRunner],
+) -> None:
+    runner = harness[1]
+    site = fresh(harness, "first")
+    assert runner.run("add_note", text="once").ok  # the worker "dies" here: the same task runs again
+    again = runner.run("add_note", text="once")  # with what the first attempt remembered
+    assert again.ok and again.result == {"note": "once", "count": 2, "verified": "listed"}, again
+    assert site.notes == ["first", "once"]
+    runner.memo.clear()  # a new task with the same text is a new note
+    assert runner.run("add_note", text="once").ok and site.notes == ["first", "once", "once"]
+
+
 def test_bad_params_are_rejected_before_the_page_is_touched(
     harness: tuple[FixtureServer, ActionRunner],
 ) -> None:
-    server, runner = harness
-    site = fresh(server)
+    runner = harness[1]
+    site = fresh(harness)
     for params in ({}, {"text": ""}, {"text": 5}, {"text": "x" * 201}, {"text": "a", "extra": 1}):
         run = runner.run("add_note", **params)
         assert run.status == "rejected", (params, run)
@@ -66,7 +82,7 @@ def test_bad_params_are_rejected_before_the_page_is_touched(
 @pytest.mark.parametrize("seed", SEEDS)
 def test_incidental_markup_changes_nothing(harness: tuple[FixtureServer, ActionRunner], seed: int) -> None:
     server, runner = harness
-    site = fresh(server, "first")
+    site = fresh(harness, "first")
     server.transform = mutating(Mutator(seed))
     try:
         run = runner.run("add_note", text=f"seed {seed}")
@@ -82,7 +98,7 @@ def test_a_page_without_what_the_agent_relies_on_never_reports_a_note_added(
     harness: tuple[FixtureServer, ActionRunner], seed: int
 ) -> None:
     server, runner = harness
-    site = fresh(server)
+    site = fresh(harness)
     mutator = Mutator(seed, break_semantics=True)
     server.transform = mutating(mutator)
     try:

@@ -59,15 +59,21 @@ class Example(Agent):
         return NotesResult(notes=self._open(ctx))
 
     def add_note(self, ctx: ActionContext, params: NoteParams) -> BaseModel:
-        """Add a note and read it back from the list before reporting it added."""
+        """Add a note and read it back from the list before reporting it added; a command run again (its
+        worker died after the click) finds its note instead of adding it twice."""
         text = " ".join(params.text.split())
         before = self._open(ctx)
+        if "count_before" in ctx.memo:  # an earlier attempt got as far as the click: look before acting
+            at = int(ctx.memo["count_before"])
+            if len(before) > at and before[at] == text:
+                return AddResult(note=text, count=len(before), verified="listed")
         box, button = L.new_note_box(ctx.page), L.add_button(ctx.page)
         if box.count() != 1:
             raise ctx.missing("new_note_box", "no single textbox named New note")
         if button.count() != 1:
             raise ctx.missing("add_button", "no single button named Add note")
         box.fill(text)
+        ctx.remember("count_before", len(before))  # kept with the task record before the side effect
         button.click()
         items = L.note_items(ctx.page)
         try:
