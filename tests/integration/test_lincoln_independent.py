@@ -410,9 +410,9 @@ def test_send_connection_to_a_member_who_offers_no_connect_claims_no_state(signe
     # Fiona is 2nd degree, shows only Follow: nothing was sent, nothing is pending, she is not connected.
     assert not (run.ok and run.result["status"] in ("sent", "pending", "already_connected")), run.result
     assert signed_in.site.invitations == [(SAM, None)]
-    # LinkedIn's choice, not a broken locator: a clear failure, and no locator miss counted (no alert).
-    assert run.status == "failed" and "only Follow" in (run.error or ""), run
-    assert run.misses == [], run.misses
+    # Indistinguishable from a Connect locator that broke: a counted miss, and an error that says both.
+    assert run.status == "failed" and "only Follow is offered" in (run.error or ""), run
+    assert run.misses == ["connect_in_more_menu"], run.misses
 
 
 def test_a_note_over_the_free_monthly_limit_is_not_silently_dropped(signed_in: World) -> None:
