@@ -37,6 +37,23 @@ def test_other_network_errors_stay_retryable() -> None:
     assert translate(PlaywrightError("net::ERR_CONNECTION_RESET at http://x/"), Deadline(60)).retryable
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        'Navigation to "http://a/" is interrupted by another navigation to "http://b/"',
+        "Navigating frame was detached",
+        "Execution context was destroyed, most likely because of a navigation",
+    ],
+)
+def test_a_navigation_the_page_interrupted_by_itself_is_retried(message: str) -> None:
+    error = translate(PlaywrightError(message), Deadline(60))
+    assert error.retryable and "navigation interrupted" in str(error)
+
+
+def test_any_other_browser_error_is_a_plain_failure() -> None:
+    assert not translate(PlaywrightError("Element is not attached to the DOM"), Deadline(60)).retryable
+
+
 # ---------------------------------------------------------------------------- against a real Chromium
 CHROMIUM = Path("/usr/bin/chromium")
 

@@ -50,6 +50,8 @@ _GONE = (
 
 # The user's upstream proxy answered 407 to an HTTPS tunnel: retrying with the same credentials cannot help.
 _PROXY_AUTH = ("ERR_PROXY_AUTH_UNSUPPORTED", "ERR_INVALID_AUTH_CREDENTIALS", "ERR_PROXY_AUTH_REQUESTED")
+# A page's own refresh or script navigating while the agent's navigation or read was under way.
+_INTERRUPTED = ("interrupted by another navigation", "frame was detached", "Execution context was destroyed")
 UPSTREAM_REFUSED = "the upstream proxy refused the credentials (407 Proxy Authentication Required)"
 
 
@@ -68,6 +70,8 @@ def translate(exc: PlaywrightError, deadline: Deadline) -> TaskError:
         return TaskError(f"{UPSTREAM_REFUSED}: {message}")
     if "net::ERR_" in str(exc) or "NS_ERROR" in str(exc):
         return Retryable(f"navigation error: {message}")
+    if any(marker in str(exc) for marker in _INTERRUPTED):  # the page moved on by itself: try again
+        return Retryable(f"navigation interrupted: {message}")
     return TaskError(message)
 
 

@@ -189,7 +189,11 @@ def test_a_redirect_to_a_local_file_is_refused_at_once_not_retried(
 def test_the_cdp_port_is_refused_even_from_inside_the_browser(walled: Stack, site: FixtureServer) -> None:
     cdp = f"http://127.0.0.1:{walled.settings.browser.cdp_port}/json/version"
     result = run(walled, "navigate", url=site.url(f"/redirect?to={cdp}"))
-    assert result.status == "rejected" and "egress proxy refused" in (result.error or ""), result
+    assert result.status == "rejected" and "egress proxy refused" in (result.error or ""), (
+        result.status,
+        result.attempt,
+        result.error,
+    )
     with sync_playwright() as pw:
         page = pw.chromium.connect_over_cdp(walled.settings.cdp_url).contexts[0].new_page()
         response = page.goto(cdp)
