@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import PydanticBaseSettingsSource
 
+from zigral.constants import ADDRESS_PATTERN
+
 
 class AgentSettings(BaseModel):
     """What every agent has, whoever wrote it: ``ZIGRAL_AGENTS__<NAME>__<KEY>``. An agent's own settings
@@ -27,7 +29,7 @@ class AgentSettings(BaseModel):
     )
     account: str = Field(
         "default",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$",  # constants.ADDRESS_PATTERN: it names a queue
+        pattern=ADDRESS_PATTERN,  # it names a queue
         description="the site account this VM's browser is signed in to for the agent: quotas are counted "
         "for it across VMs, and commands addressed to it come here",
     )
@@ -104,8 +106,9 @@ def _nest(into: dict[str, Any], path: list[str], value: Any) -> None:
 
 
 class LegacyAgentEnv(PydanticBaseSettingsSource):
-    """``ZIGRAL_<AGENT>__<KEY>`` and ``ZIGRAL_METRICS__<AGENT>_PORT`` from the environment, the names from
-    before agents were plugins, read into ``agents`` (``ZIGRAL_AGENTS__<AGENT>__<KEY>`` wins over them)."""
+    """``ZIGRAL_<AGENT>__<KEY>`` from the environment, the names from before agents were plugins, read into
+    ``agents`` (``ZIGRAL_AGENTS__<AGENT>__<KEY>`` wins over them). ``ZIGRAL_METRICS__<AGENT>_PORT`` needs
+    nothing here: the environment source reads it into ``metrics``, and :func:`move_legacy_keys` moves it."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
@@ -120,9 +123,7 @@ class LegacyAgentEnv(PydanticBaseSettingsSource):
                 continue
             head, sep, rest = upper[len("ZIGRAL_") :].partition("__")
             name, path = head.lower(), rest.lower().split("__")
-            if name == "metrics" and path[0].endswith("_port") and len(path) == 1:
-                name, path = path[0].removesuffix("_port"), ["metrics_port"]
-            elif not sep or name in self.settings_cls.model_fields:
+            if not sep or name in self.settings_cls.model_fields:
                 continue
             if name in registry.installed():
                 _nest(agents.setdefault(name, {}), path, _json_or_text(value))

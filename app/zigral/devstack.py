@@ -66,10 +66,8 @@ def private_settings(base: Path, **overrides: Any) -> Settings:
         "runtime": {"namespace": unique_namespace()},  # never share queues with a running stack
         "ops": {"canary_interval": 0},  # a test that wants session canaries turns them on
     }
-    for key, value in overrides.items():
-        if key in names and isinstance(value, dict):  # an agent's settings, as <agent>={...}
-            groups["agents"][key] = {**groups["agents"][key], **value}
-        elif key == "agents" and isinstance(value, dict):
+    for key, value in overrides.items():  # <agent>={...} goes through as it is (load_settings moves it)
+        if key == "agents" and isinstance(value, dict):
             for name, section in value.items():
                 groups["agents"][name] = {**groups["agents"].get(name, {}), **section}
         elif isinstance(value, dict):

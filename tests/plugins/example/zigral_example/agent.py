@@ -52,7 +52,7 @@ class Example(Agent):
         ctx.goto(self.cfg.base_url.rstrip("/") + L.NOTES_PATH)
         if L.notes_list(ctx.page).count() == 0:
             raise ctx.missing("notes_list", "no list named Notes on the notes page")
-        return [" ".join(t.split()) for t in L.note_items(ctx.page).all_inner_texts()]
+        return _texts(L.note_items(ctx.page).all_inner_texts())
 
     def read_notes(self, ctx: ActionContext, params: NoParams) -> BaseModel:
         """Every note on the notes page."""
@@ -80,7 +80,12 @@ class Example(Agent):
             items.nth(len(before)).wait_for(timeout=min(self.cfg.ui_wait * 1000, ctx.remaining_ms()))
         except PlaywrightTimeoutError:
             raise TaskError(f"the note did not show in the list within {self.cfg.ui_wait:g}s") from None
-        after = [" ".join(t.split()) for t in items.all_inner_texts()]
+        after = _texts(items.all_inner_texts())
         if after.count(text) != before.count(text) + 1:
             raise TaskError(f"the list does not show {text!r} once more than before: {after[-3:]}")
         return AddResult(note=text, count=len(after), verified="listed")
+
+
+def _texts(texts: list[str]) -> list[str]:
+    """Notes as a person reads them: runs of white space as one space."""
+    return [" ".join(t.split()) for t in texts]
